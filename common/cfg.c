@@ -1,0 +1,359 @@
+/*
+ * cfg - defaults, per-key parsing and validation of the configuration.
+ * Every key of the command line goes through cfg_set(), so the config file
+ * and the flags share one parser and one set of error messages.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cfg.h"
+
+void
+cfg_defaults(struct cfg *c)
+{
+	long n;
+
+	memset(c, 0, sizeof(*c));
+	strlcpy(c->docroot, ".", sizeof(c->docroot));
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	c->workers = n < 1 ? 1 : (n > MAX_WORKERS ? MAX_WORKERS : (int)n);
+	c->timeout_ms = DEFAULT_TIMEOUT_MS;
+	c->header_timeout_ms = DEFAULT_HEADER_TIMEOUT_MS;
+	c->body_timeout_ms = DEFAULT_BODY_TIMEOUT_MS;
+	c->write_timeout_ms = DEFAULT_WRITE_TIMEOUT_MS;
+	c->idle_timeout_ms = DEFAULT_IDLE_TIMEOUT_MS;
+	c->graceful_timeout_ms = DEFAULT_GRACEFUL_TIMEOUT_MS;
+	c->drain_delay_ms = DEFAULT_DRAIN_DELAY_MS;
+	c->min_body_rate = DEFAULT_MIN_BODY_RATE;
+	c->keepalive_requests = DEFAULT_KEEPALIVE_REQUESTS;
+	c->max_header_size = DEFAULT_MAX_HEADER_SIZE;
+	c->max_body_size = DEFAULT_MAX_BODY_SIZE;
+	c->backlog = DEFAULT_BACKLOG;
+	strlcpy(c->access_log, "-", sizeof(c->access_log));
+	strlcpy(c->error_log, "-", sizeof(c->error_log));
+	c->access_format = ACCESS_COMBINED;
+	c->log_level = LOG_LEVEL_INFO;
+}
+
+/*
+ * Decimal seconds with at most three fractional digits, 0..MAX_TIMEOUT_MS.
+ * Hand-rolled rather than strtod so that "1e3", " 5", "0x10" and "inf" are
+ * refused and no rounding surprises a user.
+ */
+int
+cfg_parse_seconds(const char *s, int *ms)
+{
+	long long v = 0;
+	int frac = 0, scale = 1000;
+	const char *p = s;
+
+	if (!isdigit((unsigned char)*p))
+		return -1;
+	for (; isdigit((unsigned char)*p); p++) {
+		v = v * 10 + (*p - '0');
+		if (v > MAX_TIMEOUT_MS / 1000)
+			return -1;
+	}
+	if (*p == '.') {
+		p++;
+		if (!isdigit((unsigned char)*p))
+			return -1;
+		for (; isdigit((unsigned char)*p); p++) {
+			if (scale == 1)
+				return -1;	/* finer than a millisecond */
+			scale /= 10;
+			frac += (*p - '0') * scale;
+		}
+	}
+	if (*p != '\0')
+		return -1;
+	*ms = (int)(v * 1000 + frac);
+	return 0;
+}
+
+static int
+parse_count(const char *val, long long lo, long long hi, long long *out)
+{
+	const char *errstr;
+	long long v;
+
+	v = strtonum(val, lo, hi, &errstr);
+	if (errstr != NULL)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* "unix:/path" */
+static int
+parse_unix(const char *path, struct cfg_listen *l, char *err, size_t errlen)
+{
+	struct sockaddr_un *sun = (struct sockaddr_un *)&l->addr;
+
+	if (path[0] != '/') {
+		snprintf(err, errlen, "unix socket path must be absolute: '%s'", path);
+		return -1;
+	}
+	if (strlcpy(sun->sun_path, path, sizeof(sun->sun_path)) >=
+	    sizeof(sun->sun_path)) {
+		snprintf(err, errlen, "unix socket path too long: '%s'", path);
+		return -1;
+	}
+	sun->sun_family = AF_UNIX;
+	l->addrlen = sizeof(*sun);
+	return 0;
+}
+
+int
+cfg_parse_listen(const char *spec, struct cfg_listen *l, char *err,
+    size_t errlen)
+{
+	char host[128];
+	const char *port, *errstr;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&l->addr;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&l->addr;
+	size_t hlen;
+	long long p;
+
+	memset(l, 0, sizeof(*l));
+	if (strlcpy(l->spec, spec, sizeof(l->spec)) >= sizeof(l->spec)) {
+		snprintf(err, errlen, "listen address too long");
+		return -1;
+	}
+	if (strncmp(spec, "unix:", 5) == 0)
+		return parse_unix(spec + 5, l, err, errlen);
+
+	if (spec[0] == '[') {
+		const char *end = strchr(spec, ']');
+
+		if (end == NULL || end[1] != ':')
+			goto bad;
+		hlen = (size_t)(end - spec - 1);
+		port = end + 2;
+		spec++;
+	} else {
+		const char *colon = strrchr(spec, ':');
+
+		if (colon == NULL || strchr(spec, ':') != colon)
+			goto bad;
+		hlen = (size_t)(colon - spec);
+		port = colon + 1;
+	}
+	if (hlen >= sizeof(host))
+		goto bad;
+	memcpy(host, spec, hlen);
+	host[hlen] = '\0';
+	p = strtonum(port, 0, 65535, &errstr);
+	if (errstr != NULL || *port == '\0')
+		goto bad;
+
+	if (hlen == 0 || strcmp(host, "*") == 0) {
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = htonl(INADDR_ANY);
+		sin->sin_port = htons((uint16_t)p);
+		l->addrlen = sizeof(*sin);
+	} else if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)p);
+		l->addrlen = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)p);
+		l->addrlen = sizeof(*sin6);
+	} else if (strcmp(host, "localhost") == 0) {
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		sin->sin_port = htons((uint16_t)p);
+		l->addrlen = sizeof(*sin);
+	} else
+		goto bad;
+	return 0;
+bad:
+	snprintf(err, errlen, "invalid listen address '%s': expected "
+	    "host:port, [v6]:port, :port or unix:/path", l->spec);
+	return -1;
+}
+
+void
+cfg_addr_str(const struct sockaddr *sa, socklen_t len, char *out, size_t outsz)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	switch (sa->sa_family) {
+	case AF_INET: {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		snprintf(out, outsz, "%s:%u", host, ntohs(sin->sin_port));
+		break;
+	}
+	case AF_INET6: {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		snprintf(out, outsz, "[%s]:%u", host, ntohs(sin6->sin6_port));
+		break;
+	}
+	case AF_UNIX: {
+		const struct sockaddr_un *sun = (const struct sockaddr_un *)sa;
+
+		if (len <= offsetof(struct sockaddr_un, sun_path) ||
+		    sun->sun_path[0] == '\0')
+			snprintf(out, outsz, "unix");
+		else
+			snprintf(out, outsz, "unix:%s", sun->sun_path);
+		break;
+	}
+	default:
+		snprintf(out, outsz, "?");
+	}
+}
+
+#define SET_MS(field) do {						\
+	if (cfg_parse_seconds(val, &c->field) == -1)			\
+		goto bad_seconds;					\
+	return 0;							\
+} while (0)
+
+#define SET_COUNT(field, lo, hi) do {					\
+	long long v_;							\
+	if (parse_count(val, (lo), (hi), &v_) == -1) {			\
+		snprintf(err, errlen, "invalid value '%s' for %s: "	\
+		    "must be an integer in %lld..%lld", val, key,	\
+		    (long long)(lo), (long long)(hi));			\
+		return -1;						\
+	}								\
+	c->field = v_;							\
+	return 0;							\
+} while (0)
+
+int
+cfg_set(struct cfg *c, const char *key, const char *val, char *err,
+    size_t errlen)
+{
+	if (strcmp(key, "listen") == 0) {
+		if (c->nlisten == MAX_LISTENERS) {
+			snprintf(err, errlen, "too many listen addresses "
+			    "(at most %d)", MAX_LISTENERS);
+			return -1;
+		}
+		if (cfg_parse_listen(val, &c->listen[c->nlisten], err,
+		    errlen) == -1)
+			return -1;
+		c->nlisten++;
+		return 0;
+	}
+	if (strcmp(key, "workers") == 0) {
+		if (strcmp(val, "auto") == 0) {
+			long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+			c->workers = n < 1 ? 1 :
+			    (n > MAX_WORKERS ? MAX_WORKERS : (int)n);
+			return 0;
+		}
+		long long v;
+
+		if (parse_count(val, 1, MAX_WORKERS, &v) == -1) {
+			snprintf(err, errlen, "invalid value '%s' for workers: "
+			    "must be 1..%d or auto", val, MAX_WORKERS);
+			return -1;
+		}
+		c->workers = (int)v;
+		return 0;
+	}
+	if (strcmp(key, "docroot") == 0) {
+		if (*val == '\0' || strlcpy(c->docroot, val,
+		    sizeof(c->docroot)) >= sizeof(c->docroot)) {
+			snprintf(err, errlen, "invalid document root '%s'", val);
+			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(key, "timeout") == 0)
+		SET_MS(timeout_ms);
+	if (strcmp(key, "header-timeout") == 0)
+		SET_MS(header_timeout_ms);
+	if (strcmp(key, "body-timeout") == 0)
+		SET_MS(body_timeout_ms);
+	if (strcmp(key, "write-timeout") == 0)
+		SET_MS(write_timeout_ms);
+	if (strcmp(key, "idle-timeout") == 0)
+		SET_MS(idle_timeout_ms);
+	if (strcmp(key, "graceful-timeout") == 0)
+		SET_MS(graceful_timeout_ms);
+	if (strcmp(key, "drain-delay") == 0)
+		SET_MS(drain_delay_ms);
+	if (strcmp(key, "min-body-rate") == 0)
+		SET_COUNT(min_body_rate, 0, 1LL << 40);
+	if (strcmp(key, "keepalive-requests") == 0)
+		SET_COUNT(keepalive_requests, 1, 1LL << 40);
+	if (strcmp(key, "max-header-size") == 0)
+		SET_COUNT(max_header_size, MIN_HEADER_SIZE, MAX_HEADER_SIZE);
+	if (strcmp(key, "max-body-size") == 0)
+		SET_COUNT(max_body_size, 0, 1LL << 50);
+	if (strcmp(key, "backlog") == 0)
+		SET_COUNT(backlog, 1, 65535);
+	if (strcmp(key, "access-log") == 0 || strcmp(key, "error-log") == 0) {
+		char *dst = key[0] == 'a' ? c->access_log : c->error_log;
+
+		if (*val == '\0' || strlcpy(dst, val, PATH_MAX) >= PATH_MAX ||
+		    (key[0] == 'e' && strcmp(val, "off") == 0)) {
+			snprintf(err, errlen, "invalid value '%s' for %s", val,
+			    key);
+			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(key, "access-log-format") == 0) {
+		if (strcmp(val, "combined") == 0)
+			c->access_format = ACCESS_COMBINED;
+		else if (strcmp(val, "json") == 0)
+			c->access_format = ACCESS_JSON;
+		else {
+			snprintf(err, errlen, "invalid value '%s' for "
+			    "access-log-format: must be combined or json", val);
+			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(key, "log-level") == 0) {
+		static const char *names[] = { "debug", "info", "warn", "error" };
+
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (strcmp(val, names[i]) == 0) {
+				c->log_level = (enum log_level)i;
+				return 0;
+			}
+		snprintf(err, errlen, "invalid value '%s' for log-level: must "
+		    "be debug, info, warn or error", val);
+		return -1;
+	}
+	snprintf(err, errlen, "unknown key '%s'", key);
+	return -1;
+bad_seconds:
+	snprintf(err, errlen, "invalid value '%s' for %s: must be seconds "
+	    "(0 to %d, up to 3 decimals)", val, key, MAX_TIMEOUT_MS / 1000);
+	return -1;
+}
+
+int
+cfg_finish(struct cfg *c, char *err, size_t errlen)
+{
+	if (c->nlisten == 0 &&
+	    cfg_set(c, "listen", DEFAULT_LISTEN, err, errlen) == -1)
+		return -1;
+	if (c->header_timeout_ms == 0 || c->idle_timeout_ms == 0 ||
+	    c->write_timeout_ms == 0 || c->body_timeout_ms == 0) {
+		snprintf(err, errlen, "header, body, write and idle timeouts "
+		    "must be greater than 0");
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,78 @@
+/*
+ * cfg - the configuration value: defaults, one setter per key shared by
+ * the command line (and later the config file), and listen addresses.
+ * A cfg is a plain value; the master builds a fresh one and swaps it in
+ * only when it is complete and valid.
+ */
+#ifndef PREFORKD_CFG_H
+#define PREFORKD_CFG_H
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#include "defaults.h"
+
+enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR };
+enum access_format { ACCESS_COMBINED, ACCESS_JSON };
+
+struct cfg_listen {
+	char			spec[128];	/* as given: "127.0.0.1:8080" */
+	struct sockaddr_storage	addr;
+	socklen_t		addrlen;
+};
+
+struct cfg {
+	char			docroot[PATH_MAX];
+	struct cfg_listen	listen[MAX_LISTENERS];
+	int			nlisten;
+	int			workers;
+	int			timeout_ms;
+	int			header_timeout_ms;
+	int			body_timeout_ms;
+	int			write_timeout_ms;
+	int			idle_timeout_ms;
+	int			graceful_timeout_ms;
+	int			drain_delay_ms;
+	long long		min_body_rate;
+	long long		keepalive_requests;
+	long long		max_header_size;
+	long long		max_body_size;
+	int			backlog;
+	char			access_log[PATH_MAX];	/* "-", "off" or a path */
+	enum access_format	access_format;
+	char			error_log[PATH_MAX];	/* "-" or a path */
+	enum log_level		log_level;
+};
+
+/* Fills c with the built-in defaults (no listener yet: see cfg_finish). */
+void	cfg_defaults(struct cfg *c);
+
+/*
+ * Sets key (a long flag name without dashes) to val. Returns 0, or -1 with
+ * a one-line reason in err (errlen bytes) such as "invalid value 'x' for
+ * workers: must be 1..256 or auto".
+ */
+int	cfg_set(struct cfg *c, const char *key, const char *val, char *err,
+	    size_t errlen);
+
+/* Applies what the defaults depend on (default listener). Returns 0 or -1. */
+int	cfg_finish(struct cfg *c, char *err, size_t errlen);
+
+/*
+ * Parses a listen address: "host:port", "[v6]:port", ":port" (all
+ * interfaces) or "unix:/path". Returns 0 and fills l, or -1 with err.
+ */
+int	cfg_parse_listen(const char *spec, struct cfg_listen *l, char *err,
+	    size_t errlen);
+
+/* Parses decimal seconds ("5", "0.25") into milliseconds. Returns 0 or -1. */
+int	cfg_parse_seconds(const char *s, int *ms);
+
+/* Formats a socket address as "1.2.3.4:80", "[::1]:80" or "unix:/p". */
+void	cfg_addr_str(const struct sockaddr *sa, socklen_t len, char *out,
+	    size_t outsz);
+
+#endif

@@ -1,0 +1,36 @@
+/*
+ * defaults - every default and hard limit of preforkd, named once.
+ */
+#ifndef PREFORKD_DEFAULTS_H
+#define PREFORKD_DEFAULTS_H
+
+#define DEFAULT_LISTEN			"127.0.0.1:8080"
+#define DEFAULT_TIMEOUT_MS		30000
+#define DEFAULT_HEADER_TIMEOUT_MS	10000
+#define DEFAULT_BODY_TIMEOUT_MS		30000
+#define DEFAULT_WRITE_TIMEOUT_MS	30000
+#define DEFAULT_IDLE_TIMEOUT_MS		5000
+#define DEFAULT_GRACEFUL_TIMEOUT_MS	30000
+#define DEFAULT_DRAIN_DELAY_MS		0
+#define DEFAULT_MIN_BODY_RATE		500
+#define DEFAULT_KEEPALIVE_REQUESTS	1000
+#define DEFAULT_MAX_HEADER_SIZE		16384
+#define DEFAULT_MAX_BODY_SIZE		1048576
+#define DEFAULT_BACKLOG			1024
+
+#define MAX_LISTENERS		16	/* --listen given at most this often */
+#define MAX_WORKERS		256
+#define MAX_HEADERS		100	/* request header fields; more is 431 */
+#define MIN_HEADER_SIZE		256	/* --max-header-size lower bound */
+#define MAX_HEADER_SIZE		(1024 * 1024)
+#define MAX_TIMEOUT_MS		(24 * 3600 * 1000)
+
+#define DRAIN_BODY_MAX		(256 * 1024)	/* unread body drained before reuse */
+#define LINGER_MS		500		/* drain after an error response */
+#define LINGER_BYTES		(64 * 1024)
+#define FAST_STOP_MS		2000		/* INT: SIGKILL stragglers after this */
+#define IO_BUF_SIZE		16384		/* read buffer beyond the head limit */
+#define RESP_HEAD_SIZE		2048		/* response head buffer */
+#define PATH_BUF_SIZE		4096
+
+#endif

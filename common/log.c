@@ -1,0 +1,155 @@
+/*
+ * log - error-log lines "TIME LEVEL ROLE pid=PID: message" written with
+ * one write() on an O_APPEND descriptor, so that lines of the master and
+ * of every worker never interleave.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static int		 error_fd = STDERR_FILENO;
+static int		 access_fd = STDOUT_FILENO;
+static int		 worker_id = -1;
+static enum log_level	 min_level = LOG_LEVEL_INFO;
+
+static const char *level_names[] = { "debug", "info", "warn", "error" };
+
+static int
+open_log(const char *path, int dflt)
+{
+	if (strcmp(path, "-") == 0)
+		return dflt;
+	if (strcmp(path, "off") == 0)
+		return -1;
+	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+}
+
+int
+log_open(const struct cfg *c, char *err, size_t errlen)
+{
+	int efd, afd;
+
+	if ((efd = open_log(c->error_log, STDERR_FILENO)) == -1) {
+		snprintf(err, errlen, "cannot open error log %s: %s",
+		    c->error_log, strerror(errno));
+		return -1;
+	}
+	afd = open_log(c->access_log, STDOUT_FILENO);
+	if (afd == -1 && strcmp(c->access_log, "off") != 0) {
+		snprintf(err, errlen, "cannot open access log %s: %s",
+		    c->access_log, strerror(errno));
+		if (efd > STDERR_FILENO)
+			close(efd);
+		return -1;
+	}
+	error_fd = efd;
+	access_fd = afd;
+	min_level = c->log_level;
+	return 0;
+}
+
+void
+log_set_role(int id)
+{
+	worker_id = id;
+}
+
+void
+log_set_level(enum log_level level)
+{
+	min_level = level;
+}
+
+int
+log_access_fd(void)
+{
+	return access_fd;
+}
+
+void
+log_access_write(const char *line, size_t len)
+{
+	if (access_fd != -1)
+		(void)write(access_fd, line, len);
+}
+
+static void
+vlog(enum log_level level, int with_errno, const char *fmt, va_list ap)
+{
+	char line[2048];
+	struct timespec ts;
+	struct tm tm;
+	int n, m, saved = errno;
+
+	if (level < min_level)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = snprintf(line, sizeof(line),
+	    "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, level_names[level]);
+	if (worker_id < 0)
+		n += snprintf(line + n, sizeof(line) - n, "master pid=%d: ",
+		    (int)getpid());
+	else
+		n += snprintf(line + n, sizeof(line) - n, "worker %d pid=%d: ",
+		    worker_id, (int)getpid());
+	m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	if (m < 0)
+		m = 0;
+	n = n + m >= (int)sizeof(line) - 1 ? (int)sizeof(line) - 2 : n + m;
+	if (with_errno)
+		n += snprintf(line + n, sizeof(line) - n, ": %s",
+		    strerror(saved));
+	if (n >= (int)sizeof(line) - 1)
+		n = (int)sizeof(line) - 2;
+	line[n++] = '\n';
+	(void)write(error_fd, line, (size_t)n);
+	errno = saved;
+}
+
+#define LOGFN(name, level, with_errno)					\
+void									\
+name(const char *fmt, ...)						\
+{									\
+	va_list ap;							\
+	va_start(ap, fmt);						\
+	vlog(level, with_errno, fmt, ap);				\
+	va_end(ap);							\
+}
+
+LOGFN(log_debug, LOG_LEVEL_DEBUG, 0)
+LOGFN(log_info, LOG_LEVEL_INFO, 0)
+LOGFN(log_warnx, LOG_LEVEL_WARN, 0)
+LOGFN(log_warn, LOG_LEVEL_WARN, 1)
+LOGFN(log_errorx, LOG_LEVEL_ERROR, 0)
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_LEVEL_ERROR, 0, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_LEVEL_ERROR, 1, fmt, ap);
+	va_end(ap);
+	exit(1);
+}

@@ -1,0 +1,33 @@
+/*
+ * log - the error log (one line per event, one write() each) and the
+ * access log descriptor. Before the logs are open, lines go to stderr.
+ */
+#ifndef PREFORKD_LOG_H
+#define PREFORKD_LOG_H
+
+#include <stddef.h>
+
+#include "cfg.h"
+
+/* Opens the error and access logs named by c. Returns 0 or -1 (errno). */
+int	log_open(const struct cfg *c, char *err, size_t errlen);
+/* Sets the role shown in every line: worker id, or -1 for the master. */
+void	log_set_role(int worker_id);
+void	log_set_level(enum log_level level);
+
+/* The access log descriptor, -1 when off. Lines are written whole. */
+int	log_access_fd(void);
+void	log_access_write(const char *line, size_t len);
+
+void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+/* log_warn appends ": strerror(errno)". */
+void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_errorx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	fatalx(const char *, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+void	fatal(const char *, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+
+#endif

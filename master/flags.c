@@ -1,0 +1,180 @@
+/*
+ * flags - getopt_long over the flags of SPEC section 2. Each value is
+ * handed to cfg_set() under the flag's long name, so a config file (a
+ * later step) gets exactly the same parsing and messages.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <http_parser.h>
+
+#include "flags.h"
+#include "version.h"
+
+enum {
+	OPT_PIDFILE = 256, OPT_TIMEOUT, OPT_HEADER_TIMEOUT, OPT_BODY_TIMEOUT,
+	OPT_WRITE_TIMEOUT, OPT_MIN_BODY_RATE, OPT_IDLE_TIMEOUT,
+	OPT_DRAIN_DELAY, OPT_GRACEFUL_TIMEOUT, OPT_MAX_REQUESTS,
+	OPT_MAX_REQUESTS_JITTER, OPT_KEEPALIVE_REQUESTS, OPT_MAX_HEADER_SIZE,
+	OPT_MAX_BODY_SIZE, OPT_BACKLOG, OPT_ACCESS_LOG, OPT_ACCESS_LOG_FORMAT,
+	OPT_ERROR_LOG, OPT_LOG_LEVEL
+};
+
+static const struct option longopts[] = {
+	{ "listen",		required_argument, NULL, 'l' },
+	{ "workers",		required_argument, NULL, 'w' },
+	{ "config",		required_argument, NULL, 'c' },
+	{ "check-config",	no_argument,	   NULL, 't' },
+	{ "module",		required_argument, NULL, 'm' },
+	{ "daemon",		no_argument,	   NULL, 'D' },
+	{ "pid-file",		required_argument, NULL, OPT_PIDFILE },
+	{ "signal",		required_argument, NULL, 's' },
+	{ "user",		required_argument, NULL, 'u' },
+	{ "timeout",		required_argument, NULL, OPT_TIMEOUT },
+	{ "header-timeout",	required_argument, NULL, OPT_HEADER_TIMEOUT },
+	{ "body-timeout",	required_argument, NULL, OPT_BODY_TIMEOUT },
+	{ "write-timeout",	required_argument, NULL, OPT_WRITE_TIMEOUT },
+	{ "min-body-rate",	required_argument, NULL, OPT_MIN_BODY_RATE },
+	{ "idle-timeout",	required_argument, NULL, OPT_IDLE_TIMEOUT },
+	{ "drain-delay",	required_argument, NULL, OPT_DRAIN_DELAY },
+	{ "graceful-timeout",	required_argument, NULL, OPT_GRACEFUL_TIMEOUT },
+	{ "max-requests",	required_argument, NULL, OPT_MAX_REQUESTS },
+	{ "max-requests-jitter", required_argument, NULL, OPT_MAX_REQUESTS_JITTER },
+	{ "keepalive-requests",	required_argument, NULL, OPT_KEEPALIVE_REQUESTS },
+	{ "max-header-size",	required_argument, NULL, OPT_MAX_HEADER_SIZE },
+	{ "max-body-size",	required_argument, NULL, OPT_MAX_BODY_SIZE },
+	{ "backlog",		required_argument, NULL, OPT_BACKLOG },
+	{ "access-log",		required_argument, NULL, OPT_ACCESS_LOG },
+	{ "access-log-format",	required_argument, NULL, OPT_ACCESS_LOG_FORMAT },
+	{ "error-log",		required_argument, NULL, OPT_ERROR_LOG },
+	{ "log-level",		required_argument, NULL, OPT_LOG_LEVEL },
+	{ "help",		no_argument,	   NULL, 'h' },
+	{ "version",		no_argument,	   NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
+void
+flags_usage(FILE *f)
+{
+	fputs(
+"usage: preforkd [options] [DOCROOT]\n"
+"Serves DOCROOT (default: the current directory) over HTTP/1.1 with a\n"
+"master process and preforked workers.\n"
+"\n"
+"Listening and processes:\n"
+"  -l, --listen ADDR          host:port, [v6]:port, :port or unix:/path;\n"
+"                             repeatable (default 127.0.0.1:8080)\n"
+"  -w, --workers N|auto       worker processes (default: online CPUs)\n"
+"      --backlog N            listen backlog (default 1024)\n"
+"\n"
+"Timeouts (seconds, decimals allowed):\n"
+"      --header-timeout S     to receive a request head (default 10)\n"
+"      --body-timeout S       max gap between body reads (default 30)\n"
+"      --min-body-rate B      bytes/s a body must keep up after the first\n"
+"                             body-timeout period (default 500)\n"
+"      --write-timeout S      max gap between response writes (default 30)\n"
+"      --idle-timeout S       keep-alive wait for the next request\n"
+"                             (default 5; behind a load balancer, set it\n"
+"                             above the balancer's idle timeout)\n"
+"      --graceful-timeout S   shutdown waits this long for requests (30)\n"
+"      --drain-delay S        on TERM/QUIT, keep serving this long (0)\n"
+"      --timeout S            handler time limit (30; enforced from the\n"
+"                             supervision milestone on)\n"
+"\n"
+"HTTP limits:\n"
+"      --keepalive-requests N requests per connection (default 1000)\n"
+"      --max-header-size B    request line + headers (default 16384)\n"
+"      --max-body-size B      request body (default 1048576)\n"
+"\n"
+"Logs:\n"
+"      --access-log FILE|-|off     (default -: stdout)\n"
+"      --access-log-format combined (json: not yet)\n"
+"      --error-log FILE|-          (default -: stderr)\n"
+"      --log-level debug|info|warn|error (default info)\n"
+"\n"
+"Other:\n"
+"  -t, --check-config         validate the flags, print ok, exit 0 or 78\n"
+"  -h, --help                 this text\n"
+"  -V, --version              versions of preforkd, http-parser, libbsd\n"
+"\n"
+"Not implemented yet (rejected with exit 64): -c/--config, -m/--module,\n"
+"-D/--daemon, --pid-file, -s/--signal, -u/--user, --max-requests,\n"
+"--max-requests-jitter.\n"
+"\n"
+"Signals: TERM/QUIT graceful stop, INT fast stop.\n", f);
+}
+
+void
+flags_version(FILE *f)
+{
+	unsigned long v = http_parser_version();
+
+	fprintf(f, "preforkd %s\nhttp-parser %lu.%lu.%lu\nlibbsd %s\n",
+	    PREFORKD_VERSION, (v >> 16) & 255, (v >> 8) & 255, v & 255,
+	    LIBBSD_VERSION);
+}
+
+int
+flags_parse(int argc, char **argv, struct cfg *c, char *err, size_t errlen)
+{
+	int ch, idx, action = FLAGS_RUN;
+	const char *key;
+
+	opterr = 0;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, ":l:w:c:tm:Ds:u:hV", longopts,
+	    &idx)) != -1) {
+		switch (ch) {
+		case 'h':
+			return FLAGS_HELP;
+		case 'V':
+			return FLAGS_VERSION;
+		case 't':
+			action = FLAGS_CHECK;
+			continue;
+		case 'l':
+			key = "listen";
+			break;
+		case 'w':
+			key = "workers";
+			break;
+		case 'c': case 'm': case 'D': case 's': case 'u':
+		case OPT_PIDFILE: case OPT_MAX_REQUESTS:
+		case OPT_MAX_REQUESTS_JITTER:
+			snprintf(err, errlen, "option %s is not implemented yet",
+			    argv[optind - 1]);
+			return -1;
+		case ':':
+			snprintf(err, errlen, "option %s needs a value",
+			    argv[optind - 1]);
+			return -1;
+		case '?':
+			if (optopt != 0)
+				snprintf(err, errlen, "unknown option -%c", optopt);
+			else
+				snprintf(err, errlen, "unknown option %s",
+				    argv[optind - 1]);
+			return -1;
+		default:
+			key = NULL;
+			for (const struct option *o = longopts; o->name; o++)
+				if (o->val == ch)
+					key = o->name;
+			if (key == NULL) {
+				snprintf(err, errlen, "unexpected option");
+				return -1;
+			}
+		}
+		if (cfg_set(c, key, optarg, err, errlen) == -1)
+			return -1;
+	}
+	if (optind < argc - 1) {
+		snprintf(err, errlen, "more than one document root given");
+		return -1;
+	}
+	if (optind == argc - 1 &&
+	    cfg_set(c, "docroot", argv[optind], err, errlen) == -1)
+		return -1;
+	return action;
+}

@@ -1,0 +1,20 @@
+/*
+ * flags - the command line (SPEC section 2) into a cfg.
+ */
+#ifndef PREFORKD_FLAGS_H
+#define PREFORKD_FLAGS_H
+
+#include "cfg.h"
+
+enum flags_action { FLAGS_RUN, FLAGS_CHECK, FLAGS_HELP, FLAGS_VERSION };
+
+/*
+ * Parses argv into c (already holding defaults). Returns the action, or
+ * -1 with a one-line reason in err.
+ */
+int	flags_parse(int argc, char **argv, struct cfg *c, char *err,
+	    size_t errlen);
+void	flags_usage(FILE *f);
+void	flags_version(FILE *f);
+
+#endif

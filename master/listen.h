@@ -1,0 +1,22 @@
+/*
+ * listen - binding the listening sockets (master only, before fork).
+ */
+#ifndef PREFORKD_LISTEN_H
+#define PREFORKD_LISTEN_H
+
+#include <stddef.h>
+
+#include "cfg.h"
+
+/*
+ * Binds and listens on l with the socket options every accepted socket
+ * inherits: SO_RCVTIMEO (idle timeout), SO_SNDTIMEO (write timeout) and
+ * TCP_NODELAY. Returns the descriptor (close-on-exec), or -1 with a
+ * one-line reason in err and *exitcode set to a sysexits code.
+ */
+int	listen_open(const struct cfg *c, const struct cfg_listen *l, char *err,
+	    size_t errlen, int *exitcode);
+/* Removes the socket file of a unix listener (at exit). */
+void	listen_unlink(const struct cfg_listen *l);
+
+#endif

@@ -1,0 +1,13 @@
+/*
+ * master - the supervising process: spawns, reaps and replaces workers,
+ * and turns signals into shutdown.
+ */
+#ifndef PREFORKD_MASTER_H
+#define PREFORKD_MASTER_H
+
+#include "cfg.h"
+
+/* Runs the master loop until shutdown; returns the exit status. */
+int	master_run(const struct cfg *cfg, int *lfd, int nlfd);
+
+#endif

@@ -1,0 +1,494 @@
+/*
+ * conn - the per-connection loop. Timeouts: the idle wait between requests
+ * is a plain blocking read, bounded by SO_RCVTIMEO (the idle timeout,
+ * inherited from the listener), so the hot path is one read and one write
+ * per request; partial heads and bodies wait in poll() against a deadline
+ * on CLOCK_MONOTONIC; writes are bounded by SO_SNDTIMEO (write timeout).
+ */
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "log.h"
+#include "resp.h"
+#include "static.h"
+#include "worker.h"
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+conn_init(struct conn *c, const struct cfg *cfg)
+{
+	size_t cap = (size_t)cfg->max_header_size + IO_BUF_SIZE;
+	char *buf;
+
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+	c->cfg = cfg;
+	c->hcap = (size_t)cfg->max_header_size + RESP_HEAD_SIZE;
+	if ((buf = malloc(cap)) == NULL || (c->head = malloc(c->hcap)) == NULL) {
+		free(buf);
+		return -1;
+	}
+	http_reader_init(&c->rd, buf, cap, (size_t)cfg->max_header_size,
+	    cfg->max_body_size);
+	return 0;
+}
+
+/*
+ * Reads more input. deadline is a CLOCK_MONOTONIC time in ms, or 0 for
+ * the idle wait (blocking read bounded by SO_RCVTIMEO). Returns the byte
+ * count, 0 at EOF, or -1 with errno (ETIMEDOUT for a timeout; EINTR when
+ * the worker is stopping during an idle wait).
+ */
+static ssize_t
+fill(struct conn *c, long long deadline)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+	size_t room;
+	char *p = http_space(&c->rd, &room);
+	ssize_t n;
+
+	if (room == 0) {
+		errno = ENOBUFS;
+		return -1;
+	}
+	for (;;) {
+		if (deadline != 0) {
+			long long left = deadline - now_ms();
+			int rc;
+
+			if (left <= 0) {
+				errno = ETIMEDOUT;
+				return -1;
+			}
+			rc = poll(&pfd, 1, (int)left);
+			if (rc == 0) {
+				errno = ETIMEDOUT;
+				return -1;
+			}
+			if (rc == -1) {
+				if (errno == EINTR)
+					continue;
+				return -1;
+			}
+		}
+		n = read(c->fd, p, room);
+		if (n > 0) {
+			http_filled(&c->rd, (size_t)n);
+			return n;
+		}
+		if (n == 0)
+			return 0;
+		if (errno == EINTR) {
+			if (deadline == 0 && worker_stop)
+				return -1;
+			continue;
+		}
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			errno = ETIMEDOUT;
+		return -1;
+	}
+}
+
+/*
+ * Reads until a request head is complete. Returns 0 (PARSE_HEAD), -1 to
+ * close silently (EOF, idle timeout, I/O error, stopping while idle), or
+ * an error status to answer.
+ */
+static int
+read_head(struct conn *c, long long accept_deadline)
+{
+	long long deadline = 0;
+	ssize_t n;
+	int rc;
+
+	for (;;) {
+		rc = http_parse_head(&c->rd);
+		if (rc == PARSE_HEAD)
+			return 0;
+		if (rc != PARSE_AGAIN)
+			return rc;
+		if (http_idle(&c->rd)) {
+			if (worker_stop)
+				return -1;
+			n = fill(c, accept_deadline);
+			if (n <= 0)
+				return -1;
+			clock_gettime(CLOCK_MONOTONIC, &c->t0);
+			continue;
+		}
+		if (deadline == 0)
+			deadline = now_ms() + c->cfg->header_timeout_ms;
+		n = fill(c, deadline);
+		if (n == 0)
+			return -1;
+		if (n < 0)
+			return errno == ETIMEDOUT ? 408 : -1;
+	}
+}
+
+int
+conn_writev(struct conn *c, struct iovec *iov, int iovcnt)
+{
+	ssize_t n;
+
+	if (c->broken)
+		return -1;
+	while (iovcnt > 0) {
+		n = writev(c->fd, iov, iovcnt);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			c->broken = true;
+			return -1;
+		}
+		c->head_sent = true;
+		while (iovcnt > 0 && (size_t)n >= iov->iov_len) {
+			n -= (ssize_t)iov->iov_len;
+			iov++;
+			iovcnt--;
+		}
+		if (iovcnt > 0) {
+			iov->iov_base = (char *)iov->iov_base + n;
+			iov->iov_len -= (size_t)n;
+		}
+	}
+	return 0;
+}
+
+int
+conn_send_more(struct conn *c, const void *p, size_t len)
+{
+	const char *s = p;
+	ssize_t n;
+
+	while (len > 0 && !c->broken) {
+		n = send(c->fd, s, len, MSG_MORE | MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			c->broken = true;
+			return -1;
+		}
+		c->head_sent = true;
+		s += n;
+		len -= (size_t)n;
+	}
+	return c->broken ? -1 : 0;
+}
+
+int
+conn_sendfile(struct conn *c, int fd, off_t off, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0 && !c->broken) {
+		n = sendfile(c->fd, fd, &off, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {		/* error, timeout, or the file shrank */
+			c->broken = true;
+			return -1;
+		}
+		len -= (size_t)n;
+	}
+	return c->broken ? -1 : 0;
+}
+
+int
+conn_read_body(struct conn *c, const char **p, size_t *n)
+{
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	const struct cfg *cfg = c->cfg;
+	long long start = 0;
+	ssize_t k;
+	int rc;
+
+	for (;;) {
+		rc = http_parse_body(&c->rd, p, n);
+		if (rc != PARSE_AGAIN)
+			return rc;
+		if (c->broken)
+			return -1;
+		if (c->rd.req.expect_continue && !c->sent_100) {
+			struct iovec iov = { (void *)(uintptr_t)cont,
+			    sizeof(cont) - 1 };
+
+			c->sent_100 = true;
+			if (conn_writev(c, &iov, 1) == -1)
+				return -1;
+			c->head_sent = false;	/* interim, not the response */
+		}
+		if (start == 0)
+			start = now_ms();
+		k = fill(c, now_ms() + cfg->body_timeout_ms);
+		if (k == 0)
+			return -1;
+		if (k < 0)
+			return errno == ETIMEDOUT ? 408 : -1;
+		/* After one body-timeout period, a trickle is cut. */
+		long long el = now_ms() - start;
+		if (cfg->min_body_rate > 0 && el > cfg->body_timeout_ms &&
+		    c->rd.body_read * 1000 / el < cfg->min_body_rate)
+			return 408;
+	}
+}
+
+static bool
+body_pending(const struct conn *c)
+{
+	const struct http_req *q = &c->rd.req;
+
+	return (q->chunked || q->content_length > 0) && !c->rd.done;
+}
+
+void
+conn_before_head(struct conn *c)
+{
+	const struct http_req *q = &c->rd.req;
+
+	if (!c->have_req || !body_pending(c))
+		return;
+	if (q->expect_continue && !c->sent_100)
+		c->close = true;	/* the client may never send it */
+	else if (!q->chunked &&
+	    q->content_length - c->rd.body_read > DRAIN_BODY_MAX)
+		c->close = true;
+}
+
+bool
+conn_is_head(const struct conn *c)
+{
+	return c->have_req && c->rd.req.method == HTTP_HEAD;
+}
+
+/* Reads the rest of the request so the connection can be reused. */
+static void
+finish_body(struct conn *c)
+{
+	const char *p;
+	size_t n;
+	long long drained = 0;
+	int rc;
+
+	if (c->broken)
+		return;
+	if (!body_pending(c)) {
+		/* No body: completes the message without I/O. */
+		(void)http_parse_body(&c->rd, &p, &n);
+		return;
+	}
+	if (c->close)
+		return;
+	while ((rc = conn_read_body(c, &p, &n)) == PARSE_BODY) {
+		drained += (long long)n;
+		if (drained > DRAIN_BODY_MAX)
+			break;
+	}
+	if (rc != PARSE_DONE)
+		c->close = true;
+}
+
+/* Appends s to the line, escaping what would break the log format. */
+static size_t
+esc(char *out, size_t room, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	if (s == NULL || len == 0) {
+		if (room > 0)
+			out[o++] = '-';
+		return o;
+	}
+	for (size_t i = 0; i < len && o + 4 < room; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch == '"' || ch == '\\') {
+			out[o++] = '\\';
+			out[o++] = (char)ch;
+		} else if (ch < 0x20 || ch >= 0x7f) {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[ch >> 4];
+			out[o++] = hex[ch & 15];
+		} else
+			out[o++] = (char)ch;
+	}
+	return o;
+}
+
+/* One Combined Log Format line plus the request time in microseconds. */
+static void
+access_log(struct conn *c)
+{
+	static char stamp[32];
+	static time_t stamp_sec = -1;
+	char line[4096];
+	const struct http_req *q = &c->rd.req;
+	const struct http_hdr *ua, *ref;
+	struct timespec now;
+	struct tm tm;
+	size_t o;
+	long long us;
+
+	if (log_access_fd() == -1)
+		return;
+	clock_gettime(CLOCK_REALTIME_COARSE, &now);
+	if (now.tv_sec != stamp_sec) {
+		stamp_sec = now.tv_sec;
+		gmtime_r(&now.tv_sec, &tm);
+		strftime(stamp, sizeof(stamp), "%d/%b/%Y:%H:%M:%S +0000", &tm);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	us = (now.tv_sec - c->t0.tv_sec) * 1000000LL +
+	    (now.tv_nsec - c->t0.tv_nsec) / 1000;
+	o = (size_t)snprintf(line, sizeof(line), "%s - - [%s] \"", c->peer_str,
+	    stamp);
+	if (c->have_req) {
+		o += (size_t)snprintf(line + o, sizeof(line) - o, "%s ",
+		    http_method_str(q->method));
+		o += esc(line + o, 2048, q->target, q->target_len);
+		o += (size_t)snprintf(line + o, sizeof(line) - o,
+		    " HTTP/%d.%d", q->major, q->minor);
+		ua = http_known(q, HK_USER_AGENT);
+		ref = http_known(q, HK_REFERER);
+	} else {
+		line[o++] = '-';
+		ua = ref = NULL;
+	}
+	o += (size_t)snprintf(line + o, sizeof(line) - o, "\" %d %lld \"",
+	    c->status, c->sent);
+	o += esc(line + o, 512, ref ? ref->val : NULL, ref ? ref->vlen : 0);
+	line[o++] = '"';
+	line[o++] = ' ';
+	line[o++] = '"';
+	o += esc(line + o, 512, ua ? ua->val : NULL, ua ? ua->vlen : 0);
+	o += (size_t)snprintf(line + o, sizeof(line) - o, "\" %lld\n",
+	    us < 0 ? 0 : us);
+	if (o > sizeof(line))
+		o = sizeof(line);
+	log_access_write(line, o);
+}
+
+/*
+ * Closes the connection. With linger, the write side is shut first and
+ * what the client still sends is read for a short while, so that it gets
+ * our response instead of a reset caused by its unread input.
+ */
+static void
+conn_close(struct conn *c, bool linger)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+	long long deadline = now_ms() + LINGER_MS;
+	size_t total = 0;
+
+	if (linger && !c->broken && shutdown(c->fd, SHUT_WR) == 0) {
+		while (total < LINGER_BYTES) {
+			long long left = deadline - now_ms();
+			ssize_t n;
+
+			if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+				break;
+			n = read(c->fd, c->rd.buf, c->rd.cap);
+			if (n <= 0)
+				break;
+			total += (size_t)n;
+		}
+	}
+	close(c->fd);
+	c->fd = -1;
+}
+
+/* Serves one parsed request and settles the connection's future. */
+static void
+serve_one(struct conn *c)
+{
+	const struct http_req *q = &c->rd.req;
+	int rc;
+
+	c->nreq++;
+	c->have_req = true;
+	c->status = 0;
+	c->sent = 0;
+	c->sent_100 = false;
+	c->head_sent = false;
+	c->close = !q->keep_alive || q->upgrade || worker_stop ||
+	    c->nreq >= (unsigned long long)c->cfg->keepalive_requests;
+	rc = static_handle(c);
+	if (rc != 0 && !c->head_sent && !c->broken)
+		resp_error(c, rc);
+	finish_body(c);
+	access_log(c);
+}
+
+void
+conn_serve(struct conn *c, int fd, const struct sockaddr *peer,
+    socklen_t peerlen)
+{
+	long long first_deadline;
+	bool linger = false;
+	int rc;
+
+	c->fd = fd;
+	c->nreq = 0;
+	c->broken = false;
+	c->have_req = false;
+	memcpy(&c->peer, peer, peerlen);
+	c->peerlen = peerlen;
+	cfg_addr_str(peer, peerlen, c->peer_str, sizeof(c->peer_str));
+	/* Drop the port: the log wants the client's address. */
+	if (peer->sa_family != AF_UNIX) {
+		char *colon = strrchr(c->peer_str, ':');
+
+		if (colon != NULL)
+			*colon = '\0';
+		if (c->peer_str[0] == '[') {
+			memmove(c->peer_str, c->peer_str + 1, strlen(c->peer_str));
+			c->peer_str[strlen(c->peer_str) - 1] = '\0';
+		}
+	}
+	http_reader_init(&c->rd, c->rd.buf, c->rd.cap, c->rd.max_head,
+	    c->rd.max_body);
+	first_deadline = now_ms() + c->cfg->header_timeout_ms;
+	for (;;) {
+		c->have_req = false;
+		rc = read_head(c, first_deadline);
+		first_deadline = 0;
+		if (rc == -1)
+			break;
+		if (rc != 0) {
+			c->status = rc;
+			c->sent = 0;
+			c->close = true;
+			resp_error(c, rc);
+			access_log(c);
+			linger = true;
+			break;
+		}
+		serve_one(c);
+		if (c->close || c->broken) {
+			linger = http_pending(&c->rd) > 0 || !c->rd.done;
+			break;
+		}
+		http_next(&c->rd);
+	}
+	conn_close(c, linger);
+}

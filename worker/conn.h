@@ -1,0 +1,63 @@
+/*
+ * conn - one client connection and its keep-alive loop (Go's conn.serve):
+ * read a head under the header deadline, run the handler, finish the
+ * response, decide reuse, wait idle, reset. All I/O on the client socket
+ * goes through here.
+ */
+#ifndef PREFORKD_CONN_H
+#define PREFORKD_CONN_H
+
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include "cfg.h"
+#include "http.h"
+
+struct conn {
+	int			 fd;
+	const struct cfg	*cfg;
+	struct http_reader	 rd;
+	struct sockaddr_storage	 peer;
+	socklen_t		 peerlen;
+	char			 peer_str[64];
+	unsigned long long	 nreq;		/* requests on this connection */
+	bool			 close;		/* close after this response */
+	bool			 broken;	/* an I/O error: stop using fd */
+	bool			 sent_100;
+	bool			 head_sent;	/* response bytes went out */
+	bool			 have_req;	/* rd.req holds a valid head */
+	int			 status;	/* for the access log */
+	long long		 sent;		/* body bytes sent */
+	struct timespec		 t0;		/* request start */
+	char			*head;		/* response head being built */
+	size_t			 hlen;
+	size_t			 hcap;
+};
+
+/* Allocates the per-worker buffers once. Returns 0 or -1. */
+int	conn_init(struct conn *c, const struct cfg *cfg);
+/* Serves the accepted socket fd until it is closed. */
+void	conn_serve(struct conn *c, int fd, const struct sockaddr *peer,
+	    socklen_t peerlen);
+
+/* Writes all of iov (or fails: sets c->broken). Returns 0 or -1. */
+int	conn_writev(struct conn *c, struct iovec *iov, int iovcnt);
+/* Sends len bytes of file fd from off. Returns 0 or -1. */
+int	conn_sendfile(struct conn *c, int fd, off_t off, size_t len);
+/*
+ * Reads the next piece of the request body, sending "100 Continue" first
+ * when the client asked for it. Returns PARSE_BODY with p and n, PARSE_DONE,
+ * -1 on I/O error or timeout, or an error status (400, 408, 413).
+ */
+int	conn_read_body(struct conn *c, const char **p, size_t *n);
+
+/* Sends a response head that a body will follow (MSG_MORE). */
+int	conn_send_more(struct conn *c, const void *p, size_t n);
+/* Called by resp before the head is finished: settles c->close. */
+void	conn_before_head(struct conn *c);
+/* True for a HEAD request: the body is not sent. */
+bool	conn_is_head(const struct conn *c);
+
+#endif

@@ -1,0 +1,28 @@
+/*
+ * path - percent-decoding and normalisation of a request path, so that the
+ * static handler can never name a file outside its root.
+ */
+#ifndef PREFORKD_PATH_H
+#define PREFORKD_PATH_H
+
+#include <stddef.h>
+
+/*
+ * Decodes and normalises the path part of a request target: in points at
+ * len bytes that start with '/' and contain no query ('?') or fragment.
+ * Percent-escapes are decoded; "." segments are removed; ".." segments pop
+ * the previous segment; runs of '/' collapse into one; a trailing '/' is
+ * kept. The result, NUL-terminated in out (outsz bytes), always starts with
+ * '/' and contains no "." or ".." segment and no NUL.
+ *
+ * Returns 0 and stores the result's length in *outlen, or an HTTP status:
+ *   400  the path does not start with '/', a bad %-escape, an encoded NUL
+ *        (%00), an encoded '/' (%2F) or a raw control byte, or a ".." that
+ *        would climb above the root;
+ *   404  a segment (after decoding) starts with '.' (dotfiles are hidden);
+ *   414  the result does not fit in out.
+ */
+int	path_normalize(const char *in, size_t len, char *out, size_t outsz,
+	    size_t *outlen);
+
+#endif

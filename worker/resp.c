@@ -1,0 +1,195 @@
+/*
+ * resp - response heads and the syscalls that send them. A response is
+ * one writev (head and an in-memory body) or one send(MSG_MORE) of the
+ * head followed by sendfile for a file body.
+ */
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <stdint.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "httpdate.h"
+#include "resp.h"
+#include "version.h"
+
+static char	date_line[6 + HTTPDATE_LEN + 3] = "Date: ";
+static time_t	date_sec = -1;
+
+const char *
+resp_reason(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 204: return "No Content";
+	case 206: return "Partial Content";
+	case 301: return "Moved Permanently";
+	case 304: return "Not Modified";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 411: return "Length Required";
+	case 412: return "Precondition Failed";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 416: return "Range Not Satisfiable";
+	case 417: return "Expectation Failed";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Unknown";
+	}
+}
+
+/* The Date line, formatted once per second. */
+static const char *
+date_get(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	if (ts.tv_sec != date_sec) {
+		date_sec = ts.tv_sec;
+		httpdate_format(ts.tv_sec, date_line + 6);
+		memcpy(date_line + 6 + HTTPDATE_LEN, "\r\n", 3);
+	}
+	return date_line;
+}
+
+static void
+put(struct conn *c, const char *s, size_t n)
+{
+	if (c->hlen + n > c->hcap) {
+		/* Cannot happen with the sizes we use; never overflow. */
+		n = c->hcap - c->hlen;
+	}
+	memcpy(c->head + c->hlen, s, n);
+	c->hlen += n;
+}
+
+void
+resp_begin(struct conn *c, int status)
+{
+	char line[64];
+	int n;
+
+	c->status = status;
+	c->hlen = 0;
+	n = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status,
+	    resp_reason(status));
+	put(c, line, (size_t)n);
+	put(c, "Server: preforkd/" PREFORKD_VERSION "\r\n",
+	    sizeof("Server: preforkd/" PREFORKD_VERSION "\r\n") - 1);
+	put(c, date_get(), 6 + HTTPDATE_LEN + 2);
+}
+
+void
+resp_add(struct conn *c, const char *name, const char *val, size_t vlen)
+{
+	put(c, name, strlen(name));
+	put(c, ": ", 2);
+	put(c, val, vlen);
+	put(c, "\r\n", 2);
+}
+
+void
+resp_addf(struct conn *c, const char *name, const char *fmt, ...)
+{
+	char val[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(val, sizeof(val), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(val))
+		n = sizeof(val) - 1;
+	resp_add(c, name, val, (size_t)n);
+}
+
+/* Framing and Connection, then the blank line. */
+static void
+finish_head(struct conn *c, long long clen)
+{
+	char line[48];
+	int n;
+
+	conn_before_head(c);
+	if (clen >= 0) {
+		n = snprintf(line, sizeof(line), "Content-Length: %lld\r\n",
+		    clen);
+		put(c, line, (size_t)n);
+	}
+	if (c->close)
+		put(c, "Connection: close\r\n\r\n", 21);
+	else if (c->rd.req.minor == 0)
+		put(c, "Connection: keep-alive\r\n\r\n", 26);
+	else
+		put(c, "\r\n", 2);
+}
+
+int
+resp_send(struct conn *c, long long clen, const void *body, size_t blen)
+{
+	struct iovec iov[2];
+	int n = 1;
+
+	finish_head(c, clen);
+	iov[0].iov_base = c->head;
+	iov[0].iov_len = c->hlen;
+	if (blen > 0 && !conn_is_head(c)) {
+		iov[1].iov_base = (void *)(uintptr_t)body;
+		iov[1].iov_len = blen;
+		n = 2;
+		c->sent = (long long)blen;
+	}
+	return conn_writev(c, iov, n);
+}
+
+int
+resp_send_nobody(struct conn *c)
+{
+	return resp_send(c, -1, NULL, 0);
+}
+
+int
+resp_send_file(struct conn *c, long long clen, int fd, off_t off, size_t len)
+{
+	struct iovec iov;
+
+	finish_head(c, clen);
+	if (conn_is_head(c) || len == 0) {
+		iov.iov_base = c->head;
+		iov.iov_len = c->hlen;
+		return conn_writev(c, &iov, 1);
+	}
+	if (conn_send_more(c, c->head, c->hlen) == -1)
+		return -1;
+	if (conn_sendfile(c, fd, off, len) == -1)
+		return -1;
+	c->sent = (long long)len;
+	return 0;
+}
+
+int
+resp_error(struct conn *c, int status)
+{
+	char body[96];
+	int n;
+
+	n = snprintf(body, sizeof(body), "%d %s\n", status, resp_reason(status));
+	resp_begin(c, status);
+	resp_add(c, "Content-Type", "text/plain; charset=utf-8", 25);
+	if (status == 405)
+		resp_add(c, "Allow", "GET, HEAD", 9);
+	return resp_send(c, n, body, (size_t)n);
+}

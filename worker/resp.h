@@ -1,0 +1,35 @@
+/*
+ * resp - the response writer: builds the head in the connection's buffer
+ * (status line, Date, Server, the handler's fields, framing, Connection)
+ * and sends it with the body in as few syscalls as possible.
+ */
+#ifndef PREFORKD_RESP_H
+#define PREFORKD_RESP_H
+
+#include <sys/types.h>
+#include <stddef.h>
+
+#include "conn.h"
+
+const char *resp_reason(int status);
+/* Starts a response: status line, Date and Server. */
+void	resp_begin(struct conn *c, int status);
+/* Adds one header field; the value must not contain CR or LF. */
+void	resp_add(struct conn *c, const char *name, const char *val, size_t vlen);
+void	resp_addf(struct conn *c, const char *name, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+/*
+ * Finishes the head with Content-Length clen and Connection, then sends
+ * it with body (blen bytes; none for HEAD or 304: pass NULL, 0).
+ * Returns 0, or -1 when the write failed.
+ */
+int	resp_send(struct conn *c, long long clen, const void *body, size_t blen);
+/* The same with len bytes of file fd from off as the body (sendfile). */
+int	resp_send_file(struct conn *c, long long clen, int fd, off_t off,
+	    size_t len);
+/* 304 and other bodyless responses: no Content-Length. */
+int	resp_send_nobody(struct conn *c);
+/* A complete error response with a short text body. */
+int	resp_error(struct conn *c, int status);
+
+#endif

@@ -1,0 +1,17 @@
+/*
+ * static - the default handler: files under the document root (SPEC 6).
+ */
+#ifndef PREFORKD_STATIC_H
+#define PREFORKD_STATIC_H
+
+#include "conn.h"
+
+/* Opens the document root. Returns 0 or -1 (errno). */
+int	static_init(const char *docroot);
+/*
+ * Answers the request in c. Returns 0 when a response was sent (or the
+ * connection broke), or an error status for the caller to answer.
+ */
+int	static_handle(struct conn *c);
+
+#endif

@@ -1,0 +1,168 @@
+/*
+ * worker - life of a worker process after fork: signals, title, the
+ * document root and buffers (allocated once), then accept() one
+ * connection at a time and serve it until it is closed.
+ */
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "log.h"
+#include "static.h"
+#include "worker.h"
+
+#define WORKER_EXIT_BOOT	3	/* could not start: not a request crash */
+
+volatile sig_atomic_t worker_stop;
+
+static struct conn conn;
+
+static void
+on_quit(int sig)
+{
+	(void)sig;
+	worker_stop = 1;
+}
+
+/* Dispositions a worker wants; the master's handlers must not survive. */
+static void
+worker_signals(void)
+{
+	struct sigaction sa;
+	sigset_t all;
+	static const int ignored[] = { SIGPIPE, SIGHUP, SIGUSR1, SIGUSR2,
+	    SIGWINCH, SIGTTIN, SIGTTOU };
+	static const int dflt[] = { SIGTERM, SIGINT, SIGCHLD, SIGALRM };
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_IGN;
+	for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
+		sigaction(ignored[i], &sa, NULL);
+	sa.sa_handler = SIG_DFL;
+	for (size_t i = 0; i < sizeof(dflt) / sizeof(dflt[0]); i++)
+		sigaction(dflt[i], &sa, NULL);
+	/* No SA_RESTART: QUIT must interrupt a blocking accept or read. */
+	sa.sa_handler = on_quit;
+	sigaction(SIGQUIT, &sa, NULL);
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+}
+
+static void
+pause_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Accepts from the one readable listener, or -1. */
+static int
+accept_one(const int *lfd, int nlfd, bool wait,
+    struct sockaddr_storage *ss, socklen_t *sslen)
+{
+	struct pollfd pfd[MAX_LISTENERS];
+	int fd, i, rc;
+
+	*sslen = sizeof(*ss);
+	if (nlfd == 1 && wait)
+		return accept4(lfd[0], (struct sockaddr *)ss, sslen,
+		    SOCK_CLOEXEC);
+	for (i = 0; i < nlfd; i++) {
+		pfd[i].fd = lfd[i];
+		pfd[i].events = POLLIN;
+		pfd[i].revents = 0;
+	}
+	rc = poll(pfd, (nfds_t)nlfd, wait ? -1 : 0);
+	if (rc <= 0) {
+		if (rc == 0)
+			errno = EAGAIN;
+		return -1;
+	}
+	for (i = 0; i < nlfd; i++) {
+		if (!(pfd[i].revents & POLLIN))
+			continue;
+		fd = accept4(lfd[i], (struct sockaddr *)ss, sslen, SOCK_CLOEXEC);
+		if (fd != -1 || (errno != EAGAIN && errno != EWOULDBLOCK))
+			return fd;
+	}
+	errno = EAGAIN;
+	return -1;
+}
+
+/*
+ * Serves connections until told to stop; then serves what is already in
+ * the accept queue (each with Connection: close) and returns.
+ */
+static void
+accept_loop(const int *lfd, int nlfd, pid_t master)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	int fd;
+
+	for (;;) {
+		bool stopping = worker_stop;
+
+		fd = accept_one(lfd, nlfd, !stopping, &ss, &sslen);
+		if (fd == -1) {
+			switch (errno) {
+			case EINTR:
+			case ECONNABORTED:
+			case EPROTO:
+				break;
+			case EAGAIN:	/* SO_RCVTIMEO, or the queue is empty */
+				if (stopping)
+					return;
+				if (getppid() != master)
+					return;
+				break;
+			case EMFILE:
+			case ENFILE:
+			case ENOBUFS:
+			case ENOMEM:
+				log_warn("accept4() failed");
+				pause_ms(100);
+				break;
+			default:
+				if (stopping)
+					return;
+				log_warn("accept4() failed");
+				pause_ms(100);
+			}
+			continue;
+		}
+		conn_serve(&conn, fd, (struct sockaddr *)&ss, sslen);
+	}
+}
+
+void
+worker_main(const struct cfg *cfg, int id, int gen, const int *lfd, int nlfd)
+{
+	pid_t master = getppid();
+
+	log_set_role(id);
+	worker_signals();
+	if (prctl(PR_SET_PDEATHSIG, SIGQUIT) == -1 || getppid() != master)
+		_exit(0);
+	setproctitle("-preforkd: worker %d (gen %d)", id, gen);
+	if (static_init(cfg->docroot) == -1) {
+		log_warn("open(\"%s\") failed", cfg->docroot);
+		_exit(WORKER_EXIT_BOOT);
+	}
+	if (conn_init(&conn, cfg) == -1) {
+		log_warn("cannot allocate connection buffers");
+		_exit(WORKER_EXIT_BOOT);
+	}
+	accept_loop(lfd, nlfd, master);
+	exit(0);
+}

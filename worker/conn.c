@@ -279,14 +279,34 @@ conn_is_head(const struct conn *c)
 	return c->have_req && c->rd.req.method == HTTP_HEAD;
 }
 
-/* Reads the rest of the request so the connection can be reused. */
-static void
-finish_body(struct conn *c)
+/*
+ * Reads and drops the rest of the request body, at most DRAIN_BODY_MAX
+ * bytes. Returns 0 when the request is complete, -1 when the connection
+ * cannot be reused (I/O error, timeout, too much), or an error status
+ * (400 bad framing, 413) found in the body.
+ */
+static int
+discard_body(struct conn *c)
 {
 	const char *p;
 	size_t n;
 	long long drained = 0;
 	int rc;
+
+	while ((rc = conn_read_body(c, &p, &n)) == PARSE_BODY) {
+		drained += (long long)n;
+		if (drained > DRAIN_BODY_MAX)
+			return -1;
+	}
+	return rc == PARSE_DONE ? 0 : rc;
+}
+
+/* Completes the request after the response so the connection is reusable. */
+static void
+finish_body(struct conn *c)
+{
+	const char *p;
+	size_t n;
 
 	if (c->broken)
 		return;
@@ -295,15 +315,36 @@ finish_body(struct conn *c)
 		(void)http_parse_body(&c->rd, &p, &n);
 		return;
 	}
-	if (c->close)
-		return;
-	while ((rc = conn_read_body(c, &p, &n)) == PARSE_BODY) {
-		drained += (long long)n;
-		if (drained > DRAIN_BODY_MAX)
-			break;
-	}
-	if (rc != PARSE_DONE)
+	if (!c->close && discard_body(c) != 0)
 		c->close = true;
+}
+
+/*
+ * The static handler never reads a body, so it is read (and checked)
+ * before the response: a bad chunk gets its 400, not a 405 and a reset.
+ * A body the client may withhold (Expect: 100-continue) or too big to
+ * drain is left unread and the connection closes after the response.
+ * Returns 0, or a status to answer instead of running the handler.
+ */
+static int
+skip_body_first(struct conn *c)
+{
+	const struct http_req *q = &c->rd.req;
+	int rc;
+
+	if (!body_pending(c))
+		return 0;
+	if (q->expect_continue ||
+	    (!q->chunked && q->content_length > DRAIN_BODY_MAX))
+		return 0;	/* conn_before_head() will close */
+	rc = discard_body(c);
+	if (rc == -1) {
+		c->close = true;
+		return c->broken ? -1 : 0;
+	}
+	if (rc != 0)
+		c->close = true;
+	return rc;
 }
 
 /* Appends s to the line, escaping what would break the log format. */
@@ -432,9 +473,13 @@ serve_one(struct conn *c)
 	c->head_sent = false;
 	c->close = !q->keep_alive || q->upgrade || worker_stop ||
 	    c->nreq >= (unsigned long long)c->cfg->keepalive_requests;
-	rc = static_handle(c);
-	if (rc != 0 && !c->head_sent && !c->broken)
+	if ((rc = skip_body_first(c)) == 0)
+		rc = static_handle(c);
+	if (rc > 0 && !c->head_sent && !c->broken) {
+		if (rc == 400)
+			c->close = true;	/* a confused client: start over */
 		resp_error(c, rc);
+	}
 	finish_body(c);
 	access_log(c);
 }

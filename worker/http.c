@@ -6,6 +6,7 @@
  * time and pipelined input stays in the buffer for the next request.
  */
 #include <ctype.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -16,6 +17,7 @@ static int on_header_field(http_parser *, const char *, size_t);
 static int on_header_value(http_parser *, const char *, size_t);
 static int on_headers_complete(http_parser *);
 static int on_body(http_parser *, const char *, size_t);
+static int on_chunk_header(http_parser *);
 static int on_message_complete(http_parser *);
 
 static const http_parser_settings settings = {
@@ -24,6 +26,7 @@ static const http_parser_settings settings = {
 	.on_header_value = on_header_value,
 	.on_headers_complete = on_headers_complete,
 	.on_body = on_body,
+	.on_chunk_header = on_chunk_header,
 	.on_message_complete = on_message_complete,
 };
 
@@ -79,13 +82,14 @@ reset_request(struct http_reader *r)
 	r->req.expect_continue = r->req.upgrade = false;
 	r->req.head_len = 0;
 	r->body_read = 0;
+	r->body_declared = 0;
 	r->body_wire = 0;
 	r->trailer_bytes = 0;
 	r->piece = NULL;
 	r->piece_len = 0;
 	r->in_head = true;
 	r->last_was_value = true;
-	r->head_done = r->done = r->te_unknown = false;
+	r->head_done = r->done = r->te_unknown = r->bad_method = false;
 	http_parser_init(&r->parser, HTTP_REQUEST);
 	r->parser.data = r;
 }
@@ -205,6 +209,19 @@ on_body(http_parser *p, const char *at, size_t len)
 	r->piece = at;
 	r->piece_len = len;
 	http_parser_pause(p, 1);
+	return 0;
+}
+
+/* A chunk's size is known before its data: refuse an oversize body early. */
+static int
+on_chunk_header(http_parser *p)
+{
+	struct http_reader *r = p->data;
+
+	r->body_declared += (long long)p->content_length;
+	if (p->content_length > (uint64_t)r->max_body ||
+	    r->body_declared > r->max_body)
+		return -1;
 	return 0;
 }
 
@@ -418,6 +435,8 @@ check_head(struct http_reader *r)
 		return too_large(r);
 	if ((rc = check_raw(r)) != 0)
 		return rc;
+	if (q->major == 0)
+		return 400;		/* HTTP/0.9 has no place here */
 	if (q->major != 1 || q->minor > 1)
 		return 505;
 	if (q->target == NULL || q->target_len == 0)
@@ -451,13 +470,40 @@ check_head(struct http_reader *r)
 	return 0;
 }
 
+/*
+ * An unknown method is 501 only when the request line is otherwise well
+ * formed ("TOKEN SP target SP HTTP/d.d CRLF"); any other line is 400.
+ */
+static int
+method_error(const struct http_reader *r)
+{
+	const char *s = r->buf, *end = r->buf + r->len, *lf, *sp;
+
+	while (s < end && (*s == '\r' || *s == '\n'))
+		s++;
+	if ((lf = memchr(s, '\n', (size_t)(end - s))) == NULL)
+		return 400;		/* no line within the limit */
+	for (sp = s; sp < lf && tchar[(unsigned char)*sp]; sp++)
+		;
+	if (sp == s || sp == lf || *sp != ' ')
+		return 400;
+	for (sp++; sp < lf && *sp != ' ' && *sp > 0x20 && *sp != 0x7f; sp++)
+		;
+	if (sp == lf || *sp != ' ')
+		return 400;
+	sp++;
+	if (lf - sp != 9 || memcmp(sp, "HTTP/", 5) != 0 ||
+	    !isdigit((unsigned char)sp[5]) || sp[6] != '.' ||
+	    !isdigit((unsigned char)sp[7]) || sp[8] != '\r')
+		return 400;
+	return 501;
+}
+
 /* Maps a parser error to the status we answer. */
 static int
 parse_error(struct http_reader *r, enum http_errno e)
 {
 	switch (e) {
-	case HPE_INVALID_METHOD:
-		return 501;
 	case HPE_HEADER_OVERFLOW:
 		return 431;
 	case HPE_CB_header_field:
@@ -476,6 +522,13 @@ http_parse_head(struct http_reader *r)
 	size_t n;
 	enum http_errno e;
 
+	if (r->bad_method) {
+		/* Judged on the whole request line, however it arrives. */
+		if (memchr(r->buf, '\n', r->len) != NULL || r->len == r->cap ||
+		    r->len >= r->max_head)
+			return method_error(r);
+		return PARSE_AGAIN;
+	}
 	if (r->pos < r->len && !r->head_done) {
 		n = http_parser_execute(&r->parser, &settings, r->buf + r->pos,
 		    r->len - r->pos);
@@ -485,6 +538,9 @@ http_parse_head(struct http_reader *r)
 			http_parser_pause(&r->parser, 0);
 			/* Paused on the final LF, which is not consumed. */
 			r->req.head_len = r->pos + 1;
+		} else if (e == HPE_INVALID_METHOD) {
+			r->bad_method = true;
+			return http_parse_head(r);
 		} else if (e != HPE_OK)
 			return parse_error(r, e);
 	}
@@ -525,6 +581,8 @@ http_parse_body(struct http_reader *r, const char **p, size_t *n)
 		e = HTTP_PARSER_ERRNO(&r->parser);
 		if (e == HPE_PAUSED)
 			http_parser_pause(&r->parser, 0);
+		else if (e == HPE_CB_chunk_header)
+			return 413;
 		else if (e != HPE_OK)
 			return parse_error(r, e) == 431 ? 431 : 400;
 		/* Chunk framing (extensions, sizes) may not dwarf the data. */

@@ -63,6 +63,7 @@ struct http_reader {
 	size_t		 max_head;
 	long long	 max_body;
 	long long	 body_read;	/* body bytes handed out */
+	long long	 body_declared;	/* sum of chunk sizes seen */
 	size_t		 body_wire;	/* bytes parsed since the head */
 	size_t		 trailer_bytes;
 	const char	*piece;		/* pending body piece from the parser */
@@ -73,6 +74,7 @@ struct http_reader {
 	bool		 head_done;
 	bool		 done;		/* message complete */
 	bool		 te_unknown;
+	bool		 bad_method;	/* waiting for the whole request line */
 };
 
 /* Prepares r to read into buf (cap bytes); limits per SPEC section 2. */

@@ -1,0 +1,182 @@
+/*
+ * check_cfg - configuration values: defaults, every key's parsing and its
+ * one-line errors, listen addresses and decimal seconds.
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "cfg.h"
+
+static struct cfg c;
+static char err[256];
+
+static void
+setup(void)
+{
+	cfg_defaults(&c);
+	err[0] = '\0';
+}
+
+START_TEST(test_defaults)
+{
+	ck_assert_int_ge(c.workers, 1);
+	ck_assert_int_eq(c.timeout_ms, 30000);
+	ck_assert_int_eq(c.header_timeout_ms, 10000);
+	ck_assert_int_eq(c.idle_timeout_ms, 5000);
+	ck_assert_int_eq(c.max_header_size, 16384);
+	ck_assert_int_eq(c.max_body_size, 1048576);
+	ck_assert_int_eq(c.keepalive_requests, 1000);
+	ck_assert_int_eq(c.backlog, 1024);
+	ck_assert_str_eq(c.access_log, "-");
+	ck_assert_int_eq(c.nlisten, 0);
+	ck_assert_int_eq(cfg_finish(&c, err, sizeof(err)), 0);
+	ck_assert_int_eq(c.nlisten, 1);
+	ck_assert_str_eq(c.listen[0].spec, "127.0.0.1:8080");
+}
+END_TEST
+
+START_TEST(test_seconds)
+{
+	int ms;
+
+	ck_assert_int_eq(cfg_parse_seconds("5", &ms), 0);
+	ck_assert_int_eq(ms, 5000);
+	ck_assert_int_eq(cfg_parse_seconds("0.25", &ms), 0);
+	ck_assert_int_eq(ms, 250);
+	ck_assert_int_eq(cfg_parse_seconds("1.5", &ms), 0);
+	ck_assert_int_eq(ms, 1500);
+	ck_assert_int_eq(cfg_parse_seconds("0", &ms), 0);
+	ck_assert_int_eq(ms, 0);
+	ck_assert_int_eq(cfg_parse_seconds("0.001", &ms), 0);
+	ck_assert_int_eq(ms, 1);
+	ck_assert_int_eq(cfg_parse_seconds("86400", &ms), 0);
+	ck_assert_int_eq(cfg_parse_seconds("86401", &ms), -1);
+	ck_assert_int_eq(cfg_parse_seconds("0.0001", &ms), -1);
+	ck_assert_int_eq(cfg_parse_seconds("-1", &ms), -1);
+	ck_assert_int_eq(cfg_parse_seconds("", &ms), -1);
+	ck_assert_int_eq(cfg_parse_seconds("1.", &ms), -1);
+	ck_assert_int_eq(cfg_parse_seconds(".5", &ms), -1);
+	ck_assert_int_eq(cfg_parse_seconds("1e3", &ms), -1);
+	ck_assert_int_eq(cfg_parse_seconds(" 5", &ms), -1);
+	ck_assert_int_eq(cfg_parse_seconds("5s", &ms), -1);
+	ck_assert_int_eq(cfg_parse_seconds("99999999999999999999", &ms), -1);
+}
+END_TEST
+
+START_TEST(test_listen)
+{
+	struct cfg_listen l;
+	char s[128];
+
+	ck_assert_int_eq(cfg_parse_listen("127.0.0.1:80", &l, err, sizeof(err)), 0);
+	ck_assert_int_eq(l.addr.ss_family, AF_INET);
+	cfg_addr_str((struct sockaddr *)&l.addr, l.addrlen, s, sizeof(s));
+	ck_assert_str_eq(s, "127.0.0.1:80");
+	ck_assert_int_eq(cfg_parse_listen("[::1]:8080", &l, err, sizeof(err)), 0);
+	ck_assert_int_eq(l.addr.ss_family, AF_INET6);
+	cfg_addr_str((struct sockaddr *)&l.addr, l.addrlen, s, sizeof(s));
+	ck_assert_str_eq(s, "[::1]:8080");
+	ck_assert_int_eq(cfg_parse_listen(":8080", &l, err, sizeof(err)), 0);
+	cfg_addr_str((struct sockaddr *)&l.addr, l.addrlen, s, sizeof(s));
+	ck_assert_str_eq(s, "0.0.0.0:8080");
+	ck_assert_int_eq(cfg_parse_listen("localhost:1", &l, err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg_parse_listen("127.0.0.1:0", &l, err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg_parse_listen("unix:/run/p.sock", &l, err, sizeof(err)), 0);
+	ck_assert_int_eq(l.addr.ss_family, AF_UNIX);
+	cfg_addr_str((struct sockaddr *)&l.addr, l.addrlen, s, sizeof(s));
+	ck_assert_str_eq(s, "unix:/run/p.sock");
+
+	static const char *bad[] = { "nonsense", "1.2.3.4", "1.2.3.4:", ":",
+	    "1.2.3.4:65536", "1.2.3.4:-1", "::1:80", "[::1]80", "[::1]:x",
+	    "unix:relative", "host.example:80", "1.2.3.4:80x" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		ck_assert_msg(cfg_parse_listen(bad[i], &l, err, sizeof(err)) == -1,
+		    "accepted '%s'", bad[i]);
+		ck_assert_msg(err[0] != '\0' && strchr(err, '\n') == NULL,
+		    "no one-line error for '%s'", bad[i]);
+	}
+	char longpath[200];
+	memset(longpath, 'a', sizeof(longpath));
+	memcpy(longpath, "unix:/", 6);
+	longpath[sizeof(longpath) - 1] = '\0';
+	ck_assert_int_eq(cfg_parse_listen(longpath, &l, err, sizeof(err)), -1);
+}
+END_TEST
+
+START_TEST(test_set)
+{
+	ck_assert_int_eq(cfg_set(&c, "workers", "4", err, sizeof(err)), 0);
+	ck_assert_int_eq(c.workers, 4);
+	ck_assert_int_eq(cfg_set(&c, "workers", "auto", err, sizeof(err)), 0);
+	ck_assert_int_ge(c.workers, 1);
+	ck_assert_int_eq(cfg_set(&c, "idle-timeout", "0.5", err, sizeof(err)), 0);
+	ck_assert_int_eq(c.idle_timeout_ms, 500);
+	ck_assert_int_eq(cfg_set(&c, "max-body-size", "0", err, sizeof(err)), 0);
+	ck_assert_int_eq(c.max_body_size, 0);
+	ck_assert_int_eq(cfg_set(&c, "log-level", "debug", err, sizeof(err)), 0);
+	ck_assert_int_eq(c.log_level, LOG_LEVEL_DEBUG);
+	ck_assert_int_eq(cfg_set(&c, "access-log", "off", err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg_set(&c, "access-log-format", "json", err, sizeof(err)), 0);
+	ck_assert_int_eq(c.access_format, ACCESS_JSON);
+	ck_assert_int_eq(cfg_set(&c, "listen", "127.0.0.1:1", err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg_set(&c, "listen", "[::1]:1", err, sizeof(err)), 0);
+	ck_assert_int_eq(c.nlisten, 2);
+	ck_assert_int_eq(cfg_finish(&c, err, sizeof(err)), 0);
+	ck_assert_int_eq(c.nlisten, 2);
+}
+END_TEST
+
+START_TEST(test_set_errors)
+{
+	static const char *bad[][2] = {
+		{ "workers", "0" }, { "workers", "257" }, { "workers", "abc" },
+		{ "workers", "" }, { "idle-timeout", "-1" }, { "timeout", "x" },
+		{ "max-header-size", "10" }, { "max-header-size", "99999999" },
+		{ "keepalive-requests", "0" }, { "backlog", "0" },
+		{ "max-body-size", "-5" }, { "log-level", "loud" },
+		{ "access-log-format", "xml" }, { "error-log", "off" },
+		{ "error-log", "" }, { "no-such-key", "1" }, { "listen", "x" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		ck_assert_msg(cfg_set(&c, bad[i][0], bad[i][1], err,
+		    sizeof(err)) == -1, "accepted %s=%s", bad[i][0], bad[i][1]);
+		ck_assert_msg(err[0] != '\0' && strchr(err, '\n') == NULL,
+		    "no one-line error for %s", bad[i][0]);
+	}
+	cfg_set(&c, "workers", "0", err, sizeof(err));
+	ck_assert_ptr_nonnull(strstr(err, "workers"));
+	ck_assert_ptr_nonnull(strstr(err, "'0'"));
+	for (int i = 0; i < MAX_LISTENERS; i++)
+		ck_assert_int_eq(cfg_set(&c, "listen", ":1", err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg_set(&c, "listen", ":1", err, sizeof(err)), -1);
+	cfg_defaults(&c);
+	cfg_set(&c, "idle-timeout", "0", err, sizeof(err));
+	ck_assert_int_eq(cfg_finish(&c, err, sizeof(err)), -1);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("cfg");
+	TCase *tc = tcase_create("cfg");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_seconds);
+	tcase_add_test(tc, test_listen);
+	tcase_add_test(tc, test_set);
+	tcase_add_test(tc, test_set_errors);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

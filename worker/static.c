@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cond.h"
+#include "fcache.h"
 #include "httpdate.h"
 #include "mime.h"
 #include "path.h"
@@ -23,13 +24,6 @@
 #include "static.h"
 
 static int root_fd = -1;
-
-int
-static_init(const char *docroot)
-{
-	root_fd = open(docroot, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	return root_fd == -1 ? -1 : 0;
-}
 
 /* Opens rel (relative, no leading '/') strictly beneath the root. */
 static int
@@ -41,6 +35,14 @@ open_beneath(const char *rel)
 	};
 
 	return (int)syscall(SYS_openat2, root_fd, rel, &how, sizeof(how));
+}
+
+int
+static_init(const char *docroot)
+{
+	root_fd = open(docroot, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	fcache_init(open_beneath);
+	return root_fd == -1 ? -1 : 0;
 }
 
 static int
@@ -160,33 +162,36 @@ redirect_slash(struct conn *c, const char *p, size_t len, const char *query,
 
 /* The validators and metadata every file response carries. */
 static void
-add_validators(struct conn *c, const char *etag, size_t elen,
-    const char *lastmod, bool gz, bool vary)
+add_validators(struct conn *c, const struct file *f, bool gz)
 {
-	resp_add(c, "ETag", etag, elen);
-	resp_add(c, "Last-Modified", lastmod, HTTPDATE_LEN);
-	if (gz)
+	resp_add(c, "ETag", f->etag, f->elen);
+	resp_add(c, "Last-Modified", f->lastmod, HTTPDATE_LEN);
+	if (gz) {
 		resp_add(c, "Content-Encoding", "gzip", 4);
-	if (vary)
 		resp_add(c, "Vary", "Accept-Encoding", 15);
+	}
+}
+
+/* Sends len bytes from off: from memory when cached, else sendfile. */
+static void
+send_body(struct conn *c, const struct file *f, long long off, long long len)
+{
+	if (f->data != NULL)
+		resp_send(c, len, f->data + off, (size_t)len);
+	else
+		resp_send_file(c, len, f->fd, (off_t)off, (size_t)len);
 }
 
 static int
-serve_fd(struct conn *c, int fd, const struct stat *st, const char *name,
-    size_t nlen, bool gz, bool vary)
+serve_file(struct conn *c, const struct file *f, bool gz)
 {
 	const struct http_req *q = &c->rd.req;
 	const struct http_hdr *h;
 	struct cond_hdrs ch = { 0 };
-	char etag[48], lastmod[HTTPDATE_LEN + 1];
-	const char *ctype;
-	off_t first, last;
-	size_t elen;
+	off_t first, last, size = f->st.st_size;
+	time_t mtime = f->st.st_mtime;
 	int rc;
 
-	elen = (size_t)snprintf(etag, sizeof(etag), "\"%llx-%llx\"",
-	    (unsigned long long)st->st_mtime, (unsigned long long)st->st_size);
-	httpdate_format(st->st_mtime, lastmod);
 #define COND(field, k) do {						\
 	if ((h = http_known(q, k)) != NULL) {				\
 		ch.field.ptr = h->val;					\
@@ -199,29 +204,28 @@ serve_fd(struct conn *c, int fd, const struct stat *st, const char *name,
 	COND(if_unmodified_since, HK_IF_UNMODIFIED_SINCE);
 	COND(if_range, HK_IF_RANGE);
 #undef COND
-	rc = cond_evaluate(&ch, etag, elen, st->st_mtime, true);
+	rc = cond_evaluate(&ch, f->etag, f->elen, mtime, true);
 	if (rc == 412)
 		return 412;
 	if (rc == 304) {
 		resp_begin(c, 304);
-		add_validators(c, etag, elen, lastmod, false, vary);
-		return resp_send_nobody(c), 0;
+		add_validators(c, f, false);
+		if (gz)
+			resp_add(c, "Vary", "Accept-Encoding", 15);
+		resp_send_nobody(c);
+		return 0;
 	}
-
-	ctype = mime_type(name, nlen);
 	h = http_known(q, HK_RANGE);
 	if (h != NULL && q->method == HTTP_GET &&
-	    cond_if_range(&ch, etag, elen, st->st_mtime)) {
-		switch (range_parse(h->val, h->vlen, st->st_size, &first, &last)) {
+	    cond_if_range(&ch, f->etag, f->elen, mtime)) {
+		switch (range_parse(h->val, h->vlen, size, &first, &last)) {
 		case RANGE_OK:
 			resp_begin(c, 206);
-			resp_add(c, "Content-Type", ctype, strlen(ctype));
-			add_validators(c, etag, elen, lastmod, gz, vary);
+			resp_add(c, "Content-Type", f->mime, strlen(f->mime));
+			add_validators(c, f, gz);
 			resp_addf(c, "Content-Range", "bytes %lld-%lld/%lld",
-			    (long long)first, (long long)last,
-			    (long long)st->st_size);
-			resp_send_file(c, last - first + 1, fd, first,
-			    (size_t)(last - first + 1));
+			    (long long)first, (long long)last, (long long)size);
+			send_body(c, f, first, last - first + 1);
 			return 0;
 		case RANGE_UNSATISFIABLE: {
 			static const char body[] = "416 Range Not Satisfiable\n";
@@ -230,7 +234,7 @@ serve_fd(struct conn *c, int fd, const struct stat *st, const char *name,
 			resp_add(c, "Content-Type", "text/plain; charset=utf-8",
 			    25);
 			resp_addf(c, "Content-Range", "bytes */%lld",
-			    (long long)st->st_size);
+			    (long long)size);
 			resp_send(c, sizeof(body) - 1, body, sizeof(body) - 1);
 			return 0;
 		}
@@ -239,10 +243,74 @@ serve_fd(struct conn *c, int fd, const struct stat *st, const char *name,
 		}
 	}
 	resp_begin(c, 200);
-	resp_add(c, "Content-Type", ctype, strlen(ctype));
-	add_validators(c, etag, elen, lastmod, gz, vary);
+	resp_add(c, "Content-Type", f->mime, strlen(f->mime));
+	add_validators(c, f, gz);
 	resp_add(c, "Accept-Ranges", "bytes", 5);
-	resp_send_file(c, st->st_size, fd, 0, (size_t)st->st_size);
+	send_body(c, f, 0, size);
+	return 0;
+}
+
+/* The precompressed sibling FILE.gz, when there is one. */
+static struct file *
+open_gz(struct file *tmp, char *path, size_t plen)
+{
+	struct stat st;
+	int fd;
+
+	memcpy(path + plen, ".gz", 4);
+	fd = open_beneath(path + 1);
+	path[plen] = '\0';
+	if (fd == -1)
+		return NULL;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return NULL;
+	}
+	return fcache_fill(tmp, path, plen, fd, &st, false);
+}
+
+/*
+ * Opens path the slow way. Returns 0 with *out set, or a status; a
+ * directory named without its slash gets its 301 here (returns -1).
+ */
+static int
+open_file(struct conn *c, struct file *tmp, char *path, size_t plen,
+    bool index, const char *raw, size_t rawlen, const char *query,
+    size_t qlen, struct file **out)
+{
+	struct stat st;
+	int fd, e;
+
+	if ((fd = open_beneath(path + 1)) == -1) {
+		e = errno;
+		if (index && e == ENOENT) {
+			/* index.html missing: 403 if the directory exists */
+			path[plen - 10] = '\0';
+			fd = open_beneath(plen == 11 ? "." : path + 1);
+			path[plen - 10] = 'i';
+			if (fd != -1) {
+				close(fd);
+				return 403;
+			}
+		}
+		return errno_status(e);
+	}
+	if (fstat(fd, &st) == -1) {
+		close(fd);
+		return 500;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		close(fd);
+		if (index)
+			return 403;
+		return redirect_slash(c, raw, rawlen, query, qlen) == 0 ? -1 :
+		    414;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return 403;
+	}
+	*out = fcache_fill(tmp, path, plen, fd, &st, true);
 	return 0;
 }
 
@@ -250,12 +318,12 @@ int
 static_handle(struct conn *c)
 {
 	const struct http_req *q = &c->rd.req;
-	const char *raw, *query, *name;
+	const char *raw, *query;
 	char path[PATH_BUF_SIZE + 16];
-	struct stat st;
-	size_t rawlen, qlen, plen, nlen;
-	int fd = -1, gzfd = -1, rc;
-	bool gz = false;
+	struct file tmp, *f = NULL;
+	size_t rawlen, qlen, plen;
+	bool index, gz = false;
+	int rc;
 
 	if (q->method != HTTP_GET && q->method != HTTP_HEAD)
 		return 405;
@@ -263,55 +331,19 @@ static_handle(struct conn *c)
 		return rc;
 	if ((rc = path_normalize(raw, rawlen, path, PATH_BUF_SIZE, &plen)) != 0)
 		return rc;
-	if ((fd = open_beneath(plen == 1 ? "." : path + 1)) == -1)
-		return errno_status(errno);
-	if (fstat(fd, &st) == -1) {
-		rc = 500;
-		goto done;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		close(fd);
-		fd = -1;
-		if (path[plen - 1] != '/') {
-			rc = redirect_slash(c, raw, rawlen, query, qlen);
-			goto done;
-		}
+	if ((index = path[plen - 1] == '/')) {
 		memcpy(path + plen, "index.html", 11);
 		plen += 10;
-		if ((fd = open_beneath(path + 1)) == -1) {
-			rc = errno == ENOENT ? 403 : errno_status(errno);
-			goto done;
-		}
-		if (fstat(fd, &st) == -1) {
-			rc = 500;
-			goto done;
-		}
 	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = 403;
-		goto done;
+	if (accepts_gzip(q) && (f = open_gz(&tmp, path, plen)) != NULL)
+		gz = true;
+	else if ((f = fcache_get(path, plen)) == NULL) {
+		rc = open_file(c, &tmp, path, plen, index, raw, rawlen, query,
+		    qlen, &f);
+		if (rc != 0)
+			return rc == -1 ? 0 : rc;
 	}
-	name = path;
-	nlen = plen;
-	if (accepts_gzip(q)) {
-		struct stat gst;
-
-		memcpy(path + plen, ".gz", 4);
-		if ((gzfd = open_beneath(path + 1)) != -1 &&
-		    fstat(gzfd, &gst) == 0 && S_ISREG(gst.st_mode)) {
-			close(fd);
-			fd = gzfd;
-			gzfd = -1;
-			st = gst;
-			gz = true;
-		}
-		path[plen] = '\0';
-	}
-	rc = serve_fd(c, fd, &st, name, nlen, gz, gz);
-done:
-	if (gzfd != -1)
-		close(gzfd);
-	if (fd != -1)
-		close(fd);
+	rc = serve_file(c, f, gz);
+	fcache_release(f);
 	return rc;
 }

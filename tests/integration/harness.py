@@ -448,6 +448,10 @@ class ClosedError(AssertionError):
     """The connection ended before a complete response."""
 
 
+class DeadlineError(AssertionError):
+    """Nothing (or not enough) arrived before the deadline."""
+
+
 class Client:
     """One TCP connection with a read buffer (pipelined responses may
     share a segment)."""
@@ -504,10 +508,14 @@ class Client:
             return False
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise socket.timeout('deadline passed waiting for data')
+            raise DeadlineError('deadline passed waiting for data; have %r'
+                                % self.buf[:200])
         self.sock.settimeout(remaining)
         try:
             data = self.sock.recv(size)
+        except socket.timeout:
+            raise DeadlineError('deadline passed waiting for data; have %r'
+                                % self.buf[:200]) from None
         except ConnectionResetError:
             data = b''
         if not data:
@@ -589,7 +597,7 @@ class Client:
             while self._fill(deadline):
                 pass
             closed = True
-        except socket.timeout:
+        except DeadlineError:
             closed = False
         data, self.buf = self.buf, b''
         return data, closed

@@ -151,6 +151,7 @@ class CommandLine(ServerTestCase):
         r = c.read_response()
         self.assertEqual(r.status, 200)
         self.assertEqual(r.body, b'Hello, World!')
+        c.close()                   # one worker: free it for the next client
         self.assert_serving(srv)    # and still on 127.0.0.1
 
 

@@ -329,6 +329,23 @@ class HttpKeepAlivePolicy(ServerTestCase):
         self.assertLess(elapsed, 3.0)
         self.assert_serving(srv)
 
+    def test_idle_keepalive_yields_worker_to_waiting_client(self):
+        # SPEC 5 fairness: with every worker busy and a client waiting in
+        # the accept queue, an idle keep-alive connection must not hold its
+        # worker for the whole idle timeout.
+        srv = self.start_server(['-w', '1', '--idle-timeout', '5'])
+        a = self.connect(srv)
+        a.send(request_bytes('GET', '/hello.txt'))
+        self.assertEqual(a.read_response().status, 200)
+        b = self.connect(srv, timeout=6)
+        t0 = time.monotonic()
+        b.send(request_bytes('GET', '/hello.txt'))
+        r = b.read_response(timeout=6)
+        elapsed = time.monotonic() - t0
+        self.assertEqual(r.status, 200)
+        self.assertLess(elapsed, 1.0, 'waiting client served only after %.2f s '
+                        '(idle keep-alive connection kept the only worker)' % elapsed)
+
     def test_keepalive_connection_reused_before_idle_timeout(self):
         srv = self.start_server(['-w', '1', '--idle-timeout', '2'])
         c = self.connect(srv)

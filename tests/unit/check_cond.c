@@ -5,7 +5,9 @@
  */
 #include <check.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -29,6 +31,31 @@ val(const char *s)
 	v.ptr = s;
 	v.len = s != NULL ? strlen(s) : 0;
 	return v;
+}
+
+/*
+ * Like val(), in a heap block of exactly the value's length, so that ASan
+ * and valgrind see any read past it. Release with hval_free().
+ */
+static struct cond_val
+hval(const char *s)
+{
+	struct cond_val	 v = val(s);
+	char		*p;
+
+	if (s == NULL)
+		return v;
+	p = malloc(v.len > 0 ? v.len : 1);
+	ck_assert_ptr_nonnull(p);
+	memcpy(p, s, v.len);
+	v.ptr = p;
+	return v;
+}
+
+static void
+hval_free(struct cond_val v)
+{
+	free((void *)(uintptr_t)v.ptr);
 }
 
 static const struct {
@@ -162,14 +189,20 @@ static const struct {
 START_TEST(test_evaluate)
 {
 	struct cond_hdrs	 h;
+	struct cond_val		 etag = hval(ETAG);
 	int			 got;
 
 	memset(&h, 0, sizeof(h));
-	h.if_match = val(eval_cases[_i].im);
-	h.if_none_match = val(eval_cases[_i].inm);
-	h.if_modified_since = val(eval_cases[_i].ims);
-	h.if_unmodified_since = val(eval_cases[_i].ius);
-	got = cond_evaluate(&h, ETAG, strlen(ETAG), MTIME, eval_cases[_i].get);
+	h.if_match = hval(eval_cases[_i].im);
+	h.if_none_match = hval(eval_cases[_i].inm);
+	h.if_modified_since = hval(eval_cases[_i].ims);
+	h.if_unmodified_since = hval(eval_cases[_i].ius);
+	got = cond_evaluate(&h, etag.ptr, etag.len, MTIME, eval_cases[_i].get);
+	hval_free(h.if_match);
+	hval_free(h.if_none_match);
+	hval_free(h.if_modified_since);
+	hval_free(h.if_unmodified_since);
+	hval_free(etag);
 	ck_assert_msg(got == eval_cases[_i].want,
 	    "IM %s INM %s IMS %s IUS %s %s: got %d, want %d",
 	    eval_cases[_i].im ? eval_cases[_i].im : "-",
@@ -229,11 +262,15 @@ static const struct {
 START_TEST(test_if_range)
 {
 	struct cond_hdrs	 h;
+	struct cond_val		 etag = hval(ETAG);
+	bool			 got;
 
 	memset(&h, 0, sizeof(h));
-	h.if_range = val(range_cases[_i].ir);
-	ck_assert_msg(cond_if_range(&h, ETAG, strlen(ETAG), MTIME) ==
-	    range_cases[_i].want, "If-Range %s: want %d",
+	h.if_range = hval(range_cases[_i].ir);
+	got = cond_if_range(&h, etag.ptr, etag.len, MTIME);
+	hval_free(h.if_range);
+	hval_free(etag);
+	ck_assert_msg(got == range_cases[_i].want, "If-Range %s: want %d",
 	    range_cases[_i].ir ? range_cases[_i].ir : "(absent)",
 	    range_cases[_i].want);
 }

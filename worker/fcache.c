@@ -1,0 +1,153 @@
+/*
+ * fcache - see fcache.h. Direct-mapped by a hash of the path: a lookup is
+ * one hash and one compare, a miss evicts whatever was in the slot.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fcache.h"
+#include "mime.h"
+
+static struct file	slots[FCACHE_SLOTS];
+static fcache_open_fn	open_beneath;
+
+static time_t
+now_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return ts.tv_sec;
+}
+
+static size_t
+slot_of(const char *p, size_t n)
+{
+	unsigned h = 2166136261u;		/* FNV-1a */
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 16777619u;
+	return h % FCACHE_SLOTS;
+}
+
+void
+fcache_init(fcache_open_fn fn)
+{
+	open_beneath = fn;
+	for (size_t i = 0; i < FCACHE_SLOTS; i++)
+		slots[i].fd = -1;
+}
+
+static void
+drop(struct file *f)
+{
+	if (f->fd != -1)
+		close(f->fd);
+	free(f->data);
+	f->fd = -1;
+	f->data = NULL;
+	f->plen = 0;
+}
+
+static bool
+same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_dev == b->st_dev &&
+	    a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+struct file *
+fcache_get(const char *path, size_t plen)
+{
+	struct file *f = &slots[slot_of(path, plen)];
+	struct stat st;
+	time_t now;
+	int fd;
+
+	if (f->plen != plen || memcmp(f->path, path, plen) != 0)
+		return NULL;
+	if ((now = now_sec()) == f->checked)
+		return f;
+	/* Re-open through the same beneath-the-root rules: a symlink swapped
+	 * in since must not be followed out. */
+	fd = open_beneath(path + 1);
+	if (fd == -1 || fstat(fd, &st) == -1 || !same_file(&st, &f->st)) {
+		if (fd != -1)
+			close(fd);
+		drop(f);
+		return NULL;
+	}
+	close(fd);
+	f->checked = now;
+	return f;
+}
+
+static void
+describe(struct file *f, const char *path, size_t plen, int fd,
+    const struct stat *st)
+{
+	f->fd = fd;
+	f->st = *st;
+	f->elen = (size_t)snprintf(f->etag, sizeof(f->etag), "\"%llx-%llx\"",
+	    (unsigned long long)st->st_mtime, (unsigned long long)st->st_size);
+	httpdate_format(st->st_mtime, f->lastmod);
+	f->mime = mime_type(path, plen);
+	f->data = NULL;
+}
+
+/* Reads the whole (small) file into memory; NULL if that fails. */
+static char *
+slurp(int fd, size_t size)
+{
+	char *data = malloc(size ? size : 1);
+	size_t got = 0;
+
+	while (data != NULL && got < size) {
+		ssize_t n = pread(fd, data + got, size - got, (off_t)got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			free(data);
+			return NULL;
+		}
+		got += (size_t)n;
+	}
+	return data;
+}
+
+struct file *
+fcache_fill(struct file *tmp, const char *path, size_t plen, int fd,
+    const struct stat *st, bool cache)
+{
+	struct file *f;
+
+	if (!cache || plen >= FCACHE_PATH) {
+		describe(tmp, path, plen, fd, st);
+		tmp->cached = false;
+		return tmp;
+	}
+	f = &slots[slot_of(path, plen)];
+	drop(f);
+	describe(f, path, plen, fd, st);
+	memcpy(f->path, path, plen);
+	f->plen = plen;
+	f->cached = true;
+	f->checked = now_sec();
+	if (st->st_size <= FCACHE_DATA_MAX)
+		f->data = slurp(fd, (size_t)st->st_size);
+	return f;
+}
+
+void
+fcache_release(struct file *f)
+{
+	if (!f->cached && f->fd != -1) {
+		close(f->fd);
+		f->fd = -1;
+	}
+}

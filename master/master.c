@@ -18,6 +18,7 @@
 
 #include "log.h"
 #include "master.h"
+#include "title.h"
 #include "worker.h"
 
 #define BOOT_GRACE_MS	1000	/* a death sooner than this is a boot failure */
@@ -327,7 +328,7 @@ master_run(const struct cfg *c, int *lfd, int nlfd)
 	target = c->workers;
 	srandom((unsigned)getpid());
 	install_signals(&sleep_mask);
-	setproctitle("-preforkd: master (gen %d) %s%s", gen, c->listen[0].spec,
+	title_set("preforkd: master (gen %d) %s%s", gen, c->listen[0].spec,
 	    c->nlisten > 1 ? " ..." : "");
 	if (nlfd > 1)		/* workers poll several listeners */
 		for (int i = 0; i < nlfd; i++)

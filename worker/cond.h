@@ -38,6 +38,9 @@ struct cond_hdrs {
  *     GET/HEAD and 412 otherwise.
  *   If-Modified-Since (only for GET/HEAD and when If-None-Match is absent):
  *     mtime not later than the date gives 304; an invalid date is ignored.
+ * Tag lists follow RFC 9110 section 5.6.1 (OWS around commas, empty elements
+ * skipped); "*" must be the whole value; a list with any syntax error
+ * matches nothing. Dates are trimmed of OWS, then must be a whole HTTP-date.
  */
 int	cond_evaluate(const struct cond_hdrs *h, const char *etag, size_t etaglen,
 	    time_t mtime, bool get_or_head);

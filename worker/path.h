@@ -21,6 +21,12 @@
  *        would climb above the root;
  *   404  a segment (after decoding) starts with '.' (dotfiles are hidden);
  *   414  the result does not fit in out.
+ * Clarifications: a path whose last segment is "." or ".." also ends with
+ * '/' ("/a/b/.." gives "/a/", as RFC 3986 has it); a hidden segment is 404
+ * even if a later ".." removes it; 400 takes precedence over 404, and both
+ * over 414; only the final result must fit, not an intermediate path.
+ * Escaped control bytes other than %00 and bytes above 0x7f are ordinary
+ * file name bytes.
  */
 int	path_normalize(const char *in, size_t len, char *out, size_t outsz,
 	    size_t *outlen);

@@ -20,6 +20,10 @@ enum range_result {
  * a last-byte-pos past the end is clamped to size - 1. A malformed value, a
  * unit other than bytes, or more than one range yields RANGE_NONE (the header
  * is ignored, as RFC 9110 allows). On RANGE_OK, 0 <= *first <= *last < size.
+ * Clarifications: any comma makes a list (RANGE_NONE), empty elements too;
+ * "a-b" with b < a is malformed (RANGE_NONE); numbers of any length are
+ * accepted and saturate at 2^63-1; *first and *last are written only on
+ * RANGE_OK; a negative size gives RANGE_NONE.
  */
 enum range_result range_parse(const char *v, size_t len, off_t size,
 	    off_t *first, off_t *last);

@@ -17,6 +17,7 @@
 #include "conn.h"
 #include "log.h"
 #include "static.h"
+#include "title.h"
 #include "worker.h"
 
 #define WORKER_EXIT_BOOT	3	/* could not start: not a request crash */
@@ -154,7 +155,7 @@ worker_main(const struct cfg *cfg, int id, int gen, const int *lfd, int nlfd)
 	worker_signals();
 	if (prctl(PR_SET_PDEATHSIG, SIGQUIT) == -1 || getppid() != master)
 		_exit(0);
-	setproctitle("-preforkd: worker %d (gen %d)", id, gen);
+	title_set("preforkd: worker %d (gen %d)", id, gen);
 	if (static_init(cfg->docroot) == -1) {
 		log_warn("open(\"%s\") failed", cfg->docroot);
 		_exit(WORKER_EXIT_BOOT);

@@ -264,6 +264,8 @@ conn_before_head(struct conn *c)
 {
 	const struct http_req *q = &c->rd.req;
 
+	if (worker_stop)
+		c->close = true;	/* stopping: this is the last response */
 	if (!c->have_req || !body_pending(c))
 		return;
 	if (q->expect_continue && !c->sent_100)

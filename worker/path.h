@@ -25,8 +25,9 @@
  * '/' ("/a/b/.." gives "/a/", as RFC 3986 has it); a hidden segment is 404
  * even if a later ".." removes it; 400 takes precedence over 404, and both
  * over 414; only the final result must fit, not an intermediate path.
- * Escaped control bytes other than %00 and bytes above 0x7f are ordinary
- * file name bytes.
+ * Escaped control bytes other than %00, and bytes above 0x7f (raw or
+ * escaped), are ordinary file name bytes: callers that log the result must
+ * escape it.
  */
 int	path_normalize(const char *in, size_t len, char *out, size_t outsz,
 	    size_t *outlen);

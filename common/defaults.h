@@ -28,6 +28,7 @@
 #define DRAIN_BODY_MAX		(256 * 1024)	/* unread body drained before reuse */
 #define LINGER_MS		500		/* drain after an error response */
 #define LINGER_BYTES		(64 * 1024)
+#define FAIR_SLICE_US		1000		/* keep-alive slice under contention */
 #define FAST_STOP_MS		2000		/* INT: SIGKILL stragglers after this */
 #define IO_BUF_SIZE		16384		/* read buffer beyond the head limit */
 #define RESP_HEAD_SIZE		2048		/* response head buffer */

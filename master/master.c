@@ -13,11 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "master.h"
+#include "sb.h"
 #include "title.h"
 #include "worker.h"
 
@@ -39,6 +41,7 @@ static struct slot	 slots[MAX_WORKERS];
 static const struct cfg	*cfg;
 static int		*lfds;
 static int		 nlfds;
+static struct sb	*sb;
 static int		 target;	/* workers wanted */
 static int		 gen = 1;
 static long long	 next_spawn;	/* backoff: no spawn before this */
@@ -115,14 +118,19 @@ count_workers(void)
 static void
 spawn(int i)
 {
-	pid_t pid = fork();
+	pid_t pid;
 
-	if (pid == -1) {
+	sb->slot[i].state = SB_STARTING;
+	sb->slot[i].requests = 0;
+	if ((pid = fork()) == -1) {
+		sb->slot[i].state = SB_EMPTY;
 		log_warn("fork() for worker %d failed", i + 1);
 		return;
 	}
 	if (pid == 0)
-		worker_main(cfg, i + 1, gen, lfds, nlfds);
+		worker_main(cfg, i + 1, gen, lfds, nlfds, sb);
+	sb->slot[i].pid = pid;
+	sb->slot[i].gen = gen;
 	slots[i].pid = pid;
 	slots[i].gen = gen;
 	slots[i].started = now_ms();
@@ -163,6 +171,8 @@ reaped(int i, int status)
 			    pid, name ? name : "?");
 	}
 	slots[i].pid = 0;
+	sb->slot[i].pid = 0;
+	sb->slot[i].state = SB_EMPTY;
 	if (state != RUNNING)
 		return;
 	if (quick && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
@@ -326,6 +336,10 @@ master_run(const struct cfg *c, int *lfd, int nlfd)
 	lfds = lfd;
 	nlfds = nlfd;
 	target = c->workers;
+	if ((sb = sb_create()) == NULL) {
+		log_warn("cannot map the scoreboard");
+		return EX_OSERR;
+	}
 	srandom((unsigned)getpid());
 	install_signals(&sleep_mask);
 	title_set("preforkd: master (gen %d) %s%s", gen, c->listen[0].spec,

@@ -1,9 +1,11 @@
 /*
- * conn - the per-connection loop. Timeouts: the idle wait between requests
- * is a plain blocking read, bounded by SO_RCVTIMEO (the idle timeout,
- * inherited from the listener), so the hot path is one read and one write
- * per request; partial heads and bodies wait in poll() against a deadline
- * on CLOCK_MONOTONIC; writes are bounded by SO_SNDTIMEO (write timeout).
+ * conn - the per-connection loop. Every wait for input is a poll() against
+ * a deadline on CLOCK_MONOTONIC: the header deadline for a head, the body
+ * timeout between body reads, and the idle timeout between requests,
+ * where the listeners are watched too so that a waiting client can take
+ * the worker over (fair keep-alive, SPEC 5). Writes are bounded by
+ * SO_SNDTIMEO (the write timeout), which accepted sockets inherit from the
+ * listener. The hot path of a kept-alive request is poll, read, writev.
  */
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -32,8 +34,17 @@ now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static long long
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 int
-conn_init(struct conn *c, const struct cfg *cfg)
+conn_init(struct conn *c, const struct cfg *cfg, const int *lfd, int nlfd)
 {
 	size_t cap = (size_t)cfg->max_header_size + IO_BUF_SIZE;
 	char *buf;
@@ -41,6 +52,8 @@ conn_init(struct conn *c, const struct cfg *cfg)
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
 	c->cfg = cfg;
+	c->lfd = lfd;
+	c->nlfd = nlfd;
 	c->hcap = (size_t)cfg->max_header_size + RESP_HEAD_SIZE;
 	if ((buf = malloc(cap)) == NULL || (c->head = malloc(c->hcap)) == NULL) {
 		free(buf);
@@ -51,16 +64,10 @@ conn_init(struct conn *c, const struct cfg *cfg)
 	return 0;
 }
 
-/*
- * Reads more input. deadline is a CLOCK_MONOTONIC time in ms, or 0 for
- * the idle wait (blocking read bounded by SO_RCVTIMEO). Returns the byte
- * count, 0 at EOF, or -1 with errno (ETIMEDOUT for a timeout; EINTR when
- * the worker is stopping during an idle wait).
- */
+/* One read() of whatever is there. Returns like fill(). */
 static ssize_t
-fill(struct conn *c, long long deadline)
+read_some(struct conn *c)
 {
-	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
 	size_t room;
 	char *p = http_space(&c->rd, &room);
 	ssize_t n;
@@ -69,42 +76,116 @@ fill(struct conn *c, long long deadline)
 		errno = ENOBUFS;
 		return -1;
 	}
-	for (;;) {
-		if (deadline != 0) {
-			long long left = deadline - now_ms();
-			int rc;
-
-			if (left <= 0) {
-				errno = ETIMEDOUT;
-				return -1;
-			}
-			rc = poll(&pfd, 1, (int)left);
-			if (rc == 0) {
-				errno = ETIMEDOUT;
-				return -1;
-			}
-			if (rc == -1) {
-				if (errno == EINTR)
-					continue;
-				return -1;
-			}
-		}
+	do
 		n = read(c->fd, p, room);
-		if (n > 0) {
-			http_filled(&c->rd, (size_t)n);
-			return n;
-		}
-		if (n == 0)
-			return 0;
-		if (errno == EINTR) {
-			if (deadline == 0 && worker_stop)
-				return -1;
-			continue;
-		}
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
+	while (n == -1 && errno == EINTR);
+	if (n > 0)
+		http_filled(&c->rd, (size_t)n);
+	else if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		errno = ETIMEDOUT;
+	return n;
+}
+
+/*
+ * Reads more input, waiting at most until deadline (CLOCK_MONOTONIC, ms).
+ * Returns the byte count, 0 at EOF, or -1 with errno (ETIMEDOUT for a
+ * timeout).
+ */
+static ssize_t
+fill(struct conn *c, long long deadline)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+
+	for (;;) {
+		long long left = deadline - now_ms();
+		int rc;
+
+		if (left <= 0) {
 			errno = ETIMEDOUT;
-		return -1;
+			return -1;
+		}
+		rc = poll(&pfd, 1, (int)left);
+		if (rc > 0)
+			return read_some(c);
+		if (rc == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (errno != EINTR)
+			return -1;
 	}
+}
+
+/*
+ * Keep-alive is granted only while it is fair (SPEC 5): once this
+ * connection has had its slice, if no worker is idle in accept() and a
+ * client waits in the accept queue, this connection gives its worker up.
+ * Costs no syscall inside a slice and one poll() per slice after it.
+ */
+static bool
+should_yield(struct conn *c)
+{
+	struct pollfd pfd[MAX_LISTENERS];
+	long long now = now_us();
+
+	if (now - c->slice_start < FAIR_SLICE_US)
+		return false;
+	c->slice_start = now;
+	if (worker_sb == NULL || sb_accepting(worker_sb) > 0)
+		return false;
+	for (int i = 0; i < c->nlfd; i++) {
+		pfd[i].fd = c->lfd[i];
+		pfd[i].events = POLLIN;
+		pfd[i].revents = 0;
+	}
+	return poll(pfd, (nfds_t)c->nlfd, 0) > 0;
+}
+
+/*
+ * The wait for the next request on a kept-alive connection, up to the
+ * idle timeout. It watches the listeners too, so that a client waiting in
+ * the accept queue can take this worker (should_yield). Returns like
+ * fill(); -1 when yielding, timing out or stopping (close silently).
+ */
+static ssize_t
+idle_wait(struct conn *c)
+{
+	struct pollfd pfd[1 + MAX_LISTENERS];
+	long long deadline = now_ms() + c->cfg->idle_timeout_ms, left;
+	int rc;
+
+	pfd[0].fd = c->fd;
+	pfd[0].events = POLLIN;
+	for (int i = 0; i < c->nlfd; i++) {
+		pfd[1 + i].fd = c->lfd[i];
+		pfd[1 + i].events = POLLIN;
+	}
+	worker_slot->state = SB_KEEPALIVE;
+	for (;;) {
+		if ((left = deadline - now_ms()) <= 0)
+			break;
+		rc = poll(pfd, (nfds_t)(1 + c->nlfd), (int)left);
+		if (rc == -1) {
+			if (errno == EINTR && !worker_stop)
+				continue;
+			return -1;
+		}
+		if (rc == 0)
+			break;
+		if (pfd[0].revents != 0)
+			return read_some(c);
+		if (should_yield(c))
+			return -1;
+		/* Another worker takes it, or our slice is not over yet:
+		 * watch only the client for a moment. */
+		rc = poll(pfd, 1, 1);
+		if (rc > 0)
+			return read_some(c);
+		if (rc == -1 && errno == EINTR && worker_stop)
+			return -1;
+	}
+	errno = ETIMEDOUT;
+	return -1;
 }
 
 /*
@@ -126,11 +207,14 @@ read_head(struct conn *c, long long accept_deadline)
 		if (rc != PARSE_AGAIN)
 			return rc;
 		if (http_idle(&c->rd)) {
-			if (worker_stop)
+			/* A new connection is served even while stopping: it
+			 * was accepted from the queue to be answered. */
+			if (c->nreq > 0 && worker_stop)
 				return -1;
-			n = fill(c, accept_deadline);
+			n = c->nreq == 0 ? fill(c, accept_deadline) : idle_wait(c);
 			if (n <= 0)
 				return -1;
+			worker_slot->state = SB_READING;
 			clock_gettime(CLOCK_MONOTONIC, &c->t0);
 			continue;
 		}
@@ -266,6 +350,8 @@ conn_before_head(struct conn *c)
 
 	if (worker_stop)
 		c->close = true;	/* stopping: this is the last response */
+	else if (!c->close && should_yield(c))
+		c->close = true;	/* a client waits for this worker */
 	if (!c->have_req || !body_pending(c))
 		return;
 	if (q->expect_continue && !c->sent_100)
@@ -468,6 +554,8 @@ serve_one(struct conn *c)
 	int rc;
 
 	c->nreq++;
+	worker_slot->requests++;
+	worker_slot->state = SB_HANDLING;
 	c->have_req = true;
 	c->status = 0;
 	c->sent = 0;
@@ -515,6 +603,7 @@ conn_serve(struct conn *c, int fd, const struct sockaddr *peer,
 	http_reader_init(&c->rd, c->rd.buf, c->rd.cap, c->rd.max_head,
 	    c->rd.max_body);
 	first_deadline = now_ms() + c->cfg->header_timeout_ms;
+	c->slice_start = now_us();
 	for (;;) {
 		c->have_req = false;
 		rc = read_head(c, first_deadline);
@@ -537,5 +626,6 @@ conn_serve(struct conn *c, int fd, const struct sockaddr *peer,
 		}
 		http_next(&c->rd);
 	}
+	worker_slot->state = SB_CLOSING;
 	conn_close(c, linger);
 }

@@ -31,13 +31,17 @@ struct conn {
 	int			 status;	/* for the access log */
 	long long		 sent;		/* body bytes sent */
 	struct timespec		 t0;		/* request start */
+	long long		 slice_start;	/* us: fairness slice began */
+	const int		*lfd;		/* the listeners, for fairness */
+	int			 nlfd;
 	char			*head;		/* response head being built */
 	size_t			 hlen;
 	size_t			 hcap;
 };
 
 /* Allocates the per-worker buffers once. Returns 0 or -1. */
-int	conn_init(struct conn *c, const struct cfg *cfg);
+int	conn_init(struct conn *c, const struct cfg *cfg, const int *lfd,
+	    int nlfd);
 /* Serves the accepted socket fd until it is closed. */
 void	conn_serve(struct conn *c, int fd, const struct sockaddr *peer,
 	    socklen_t peerlen);

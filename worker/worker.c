@@ -23,6 +23,8 @@
 #define WORKER_EXIT_BOOT	3	/* could not start: not a request crash */
 
 volatile sig_atomic_t worker_stop;
+struct sb		*worker_sb;
+struct sb_slot		*worker_slot;
 
 static struct conn conn;
 
@@ -114,7 +116,9 @@ accept_loop(const int *lfd, int nlfd, pid_t master)
 	for (;;) {
 		bool stopping = worker_stop;
 
+		worker_slot->state = SB_ACCEPTING;
 		fd = accept_one(lfd, nlfd, !stopping, &ss, &sslen);
+		worker_slot->state = SB_READING;
 		if (fd == -1) {
 			switch (errno) {
 			case EINTR:
@@ -147,10 +151,13 @@ accept_loop(const int *lfd, int nlfd, pid_t master)
 }
 
 void
-worker_main(const struct cfg *cfg, int id, int gen, const int *lfd, int nlfd)
+worker_main(const struct cfg *cfg, int id, int gen, const int *lfd, int nlfd,
+    struct sb *sb)
 {
 	pid_t master = getppid();
 
+	worker_sb = sb;
+	worker_slot = &sb->slot[id - 1];
 	log_set_role(id);
 	worker_signals();
 	if (prctl(PR_SET_PDEATHSIG, SIGQUIT) == -1 || getppid() != master)
@@ -160,7 +167,7 @@ worker_main(const struct cfg *cfg, int id, int gen, const int *lfd, int nlfd)
 		log_warn("open(\"%s\") failed", cfg->docroot);
 		_exit(WORKER_EXIT_BOOT);
 	}
-	if (conn_init(&conn, cfg) == -1) {
+	if (conn_init(&conn, cfg, lfd, nlfd) == -1) {
 		log_warn("cannot allocate connection buffers");
 		_exit(WORKER_EXIT_BOOT);
 	}

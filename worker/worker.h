@@ -8,12 +8,20 @@
 #include <signal.h>
 
 #include "cfg.h"
+#include "sb.h"
 
 /* Set by SIGQUIT: finish the current request, then exit. */
 extern volatile sig_atomic_t worker_stop;
 
-/* Runs worker id of generation gen on the listeners lfd[0..nlfd). */
+/* This worker's scoreboard and its own slot. */
+extern struct sb	*worker_sb;
+extern struct sb_slot	*worker_slot;
+
+/*
+ * Runs worker id (1-based; its scoreboard slot is id - 1) of generation
+ * gen on the listeners lfd[0..nlfd).
+ */
 void	worker_main(const struct cfg *cfg, int id, int gen, const int *lfd,
-	    int nlfd) __attribute__((noreturn));
+	    int nlfd, struct sb *sb) __attribute__((noreturn));
 
 #endif

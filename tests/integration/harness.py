@@ -8,7 +8,6 @@ Every wait in here is a loop on a condition with a deadline; every process
 a test starts is stopped by PID in a cleanup, also when the test fails.
 """
 
-import errno
 import gzip
 import hashlib
 import os
@@ -684,9 +683,6 @@ class ServerTestCase(unittest.TestCase):
         self._servers.append(srv)
         srv.start(list(args), self.root if docroot is None else docroot, **kw)
         return srv
-
-    def srv(self):
-        return self.server
 
     # -- clients ------------------------------------------------------------
 

@@ -1,7 +1,6 @@
 """The command line (SPEC section 2): usage errors, exit codes, listeners."""
 
 import os
-import re
 import socket
 import tempfile
 import shutil

@@ -121,6 +121,54 @@ class HttpBasics(ServerTestCase):
         self.assertEqual(r2.status, 200, r2)
         self.assertEqual(r2.body, b'Hello, World!')
 
+    def test_chunk_extensions_and_trailers_are_drained_then_get(self):
+        c = self.connect()
+        post = request_bytes('POST', '/hello.txt',
+                             [('Transfer-Encoding', 'chunked')],
+                             body=b'5;name=value\r\nhello\r\n0\r\n'
+                                  b'X-Trailer: yes\r\n\r\n')
+        c.send(post + request_bytes('GET', '/hello.txt'))
+        self.assertEqual(c.read_response().status, 405)
+        r2 = c.read_response()
+        self.assertEqual(r2.status, 200, r2)
+        self.assertEqual(r2.body, b'Hello, World!')
+
+    def test_body_sent_byte_by_byte_is_drained_then_get(self):
+        c = self.connect()
+        c.send(request_bytes('POST', '/hello.txt', [('Content-Length', '20')]))
+        c.send_slowly(b'0123456789abcdefghij' + request_bytes('GET', '/hello.txt'),
+                      pause=0.002)
+        self.assertEqual(c.read_response().status, 405)
+        r2 = c.read_response()
+        self.assertEqual(r2.status, 200, r2)
+        self.assertEqual(r2.body, b'Hello, World!')
+
+    def test_many_pipelined_requests_answered_in_order(self):
+        paths = ['/hello.txt', '/1k.bin', '/sub/', '/missing'] * 50
+        want = {'/hello.txt': (200, self.files['hello.txt']),
+                '/1k.bin': (200, self.files['1k.bin']),
+                '/sub/': (200, self.files['sub/index.html'])}
+        c = self.connect(timeout=10)
+        c.send(b''.join(request_bytes('GET', p) for p in paths))
+        for i, p in enumerate(paths):
+            r = c.read_response(timeout=10)
+            if p in want:
+                self.assertEqual((r.status, r.body), want[p], 'response %d' % i)
+            else:
+                self.assertEqual(r.status, 404, 'response %d' % i)
+
+    def test_header_names_are_case_insensitive(self):
+        c = self.connect()
+        c.send(b'POST /hello.txt HTTP/1.1\r\nhOsT: localhost\r\n'
+               b'CONTENT-LENGTH: 3\r\n\r\nabc' +
+               b'GET /hello.txt HTTP/1.1\r\nHOST: localhost\r\n'
+               b'connection: CLOSE\r\n\r\n')
+        self.assertEqual(c.read_response().status, 405)
+        r = c.read_response()
+        self.assertEqual(r.status, 200)
+        self.assertTrue(r.has_token('Connection', 'close'), r)
+        self.assert_closed(c)
+
     def test_head_has_get_headers_and_no_body(self):
         c = self.connect()
         c.send(request_bytes('HEAD', '/1k.bin') + request_bytes('GET', '/1k.bin'))
@@ -194,6 +242,10 @@ class HttpErrors(ServerTestCase):
 
     def test_http11_without_host_is_400(self):
         self.assert_error_closes(b'GET /hello.txt HTTP/1.1\r\n\r\n', 400)
+
+    def test_two_host_headers_is_400(self):
+        self.assert_error_closes(request_bytes(
+            'GET', '/hello.txt', [('Host', 'a.example'), ('Host', 'b.example')]), 400)
 
     def test_garbage_request_line_is_400(self):
         self.assert_error_closes(b'this is not http\r\n\r\n', 400)
@@ -275,6 +327,35 @@ class HttpErrors(ServerTestCase):
         self.assert_closed(c)
         self.assert_serving()
 
+    def test_trickled_head_is_cut_at_header_timeout(self):
+        # --header-timeout bounds the whole head, not the gap between bytes
+        # (slowloris): one byte every 0.2 s must not keep the worker.
+        c = self.connect(timeout=8)
+        head = request_bytes('GET', '/hello.txt',
+                             [('X-Slow-%02d' % i, 'v') for i in range(40)])
+        t0 = time.monotonic()
+        cut = None
+        for i in range(len(head) - 2):      # never complete the head
+            try:
+                c.send(head[i:i + 1])
+            except OSError:
+                cut = time.monotonic() - t0
+                break
+            data, closed = c.read_all_until_close(timeout=0.2)
+            c.buf = data
+            if data or closed:
+                cut = time.monotonic() - t0
+                break
+            if time.monotonic() - t0 > 6:
+                break
+        self.assertIsNotNone(cut, 'trickled head kept the connection for 6 s '
+                             '(header timeout is 1 s)')
+        self.assertLess(cut, 3.0)
+        if c.buf:
+            r = c.read_response()
+            self.assertEqual(r.status, 408, r)
+        self.assert_serving()
+
     def test_no_bytes_then_silent_close(self):
         c = self.connect(timeout=8)
         t0 = time.monotonic()
@@ -345,6 +426,39 @@ class HttpKeepAlivePolicy(ServerTestCase):
         self.assertEqual(r.status, 200)
         self.assertLess(elapsed, 1.0, 'waiting client served only after %.2f s '
                         '(idle keep-alive connection kept the only worker)' % elapsed)
+
+    def test_large_unread_body_closes_or_is_drained(self):
+        # SPEC 5: an unread body is drained up to a bound; past it the
+        # connection closes after the response. Either way: no hang, and
+        # the Connection header tells the truth.
+        srv = self.start_server(['-w', '1', '--max-body-size', str(8 << 20)])
+        c = self.connect(srv, timeout=15)
+        size = 4 << 20
+        c.send(request_bytes('POST', '/hello.txt', [('Content-Length', str(size))]))
+        r = c.read_response()
+        self.assertEqual(r.status, 405, r)
+        if r.has_token('Connection', 'close'):
+            self.assert_closed(c, timeout=5)
+        else:
+            c.send(b'z' * size + request_bytes('GET', '/hello.txt'))
+            r2 = c.read_response(timeout=15)
+            self.assertEqual(r2.body, b'Hello, World!')
+        c.close()
+        self.assert_serving(srv)
+
+    def test_stalled_unread_body_is_not_kept_forever(self):
+        srv = self.start_server(['-w', '1', '--body-timeout', '1',
+                                 '--idle-timeout', '10'])
+        c = self.connect(srv, timeout=10)
+        c.send(request_bytes('POST', '/hello.txt', [('Content-Length', '10')],
+                             body=b'12345'))
+        r = c.read_response()
+        self.assertIn(r.status, (405, 408), r)
+        t0 = time.monotonic()
+        self.assertTrue(c.is_closed(6), 'stalled body kept the connection 6 s '
+                        '(body timeout is 1 s)')
+        self.assertLess(time.monotonic() - t0, 4.0)
+        self.assert_serving(srv)
 
     def test_keepalive_connection_reused_before_idle_timeout(self):
         srv = self.start_server(['-w', '1', '--idle-timeout', '2'])

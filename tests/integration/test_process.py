@@ -148,6 +148,74 @@ class Processes(ServerTestCase):
                         'shutdown waited for the idle timeout (30 s)')
         self.assert_all_gone(srv)
 
+    def test_quit_is_graceful_and_exits_zero(self):
+        srv, pids = self.start_ready(['-w', '2'], 2)
+        srv.send_signal(signal.SIGQUIT)
+        self.assertEqual(srv.wait_exit(10), 0, 'master exit code after QUIT')
+        self.assert_all_gone(srv)
+        self.assertTrue(srv.wait_log(r'graceful shutdown \(SIGQUIT\)', 1))
+
+    def test_term_serves_connection_waiting_in_accept_queue(self):
+        srv, (worker,) = self.start_ready(['-w', '1', '--graceful-timeout', '10'], 1)
+        base = socket_count(worker)
+        a = self.connect(srv, timeout=10)
+        a.send(b'GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n')
+        self.wait_accepted(srv, worker, base)
+        # b waits in the accept queue behind a (one worker).
+        b = self.connect(srv, timeout=10)
+        b.send(request_bytes('GET', '/1k.bin'))
+        srv.send_signal(signal.SIGTERM)
+        self.assertTrue(srv.wait_log(r'graceful shutdown \(SIGTERM\)', 5))
+        a.send(b'\r\n')
+        ra = a.read_response(timeout=10)
+        self.assertEqual(ra.status, 200, ra)
+        self.assert_closed(a)
+        try:
+            rb = b.read_response(timeout=10)
+        except harness.ClosedError as e:
+            self.fail('connection waiting in the accept queue at TERM was closed '
+                      'without a response (%s)' % e)
+        self.assertEqual(rb.status, 200, 'queued connection not served: %r' % rb)
+        self.assertEqual(rb.body, self.files['1k.bin'])
+        self.assertTrue(rb.has_token('Connection', 'close'), rb)
+        self.assertEqual(srv.wait_exit(10), 0)
+        self.assert_all_gone(srv)
+
+    def test_term_kills_request_past_graceful_timeout(self):
+        srv, (worker,) = self.start_ready(
+            ['-w', '1', '--header-timeout', '30', '--graceful-timeout', '1'], 1)
+        base = socket_count(worker)
+        c = self.connect(srv, timeout=10)
+        c.send(b'GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n')
+        self.wait_accepted(srv, worker, base)
+        t0 = time.monotonic()
+        srv.send_signal(signal.SIGTERM)
+        rc = srv.wait_exit(8)
+        elapsed = time.monotonic() - t0
+        self.assertIsNotNone(rc, 'master still running 8 s after TERM '
+                             'with --graceful-timeout 1')
+        self.assertEqual(rc, 0)
+        self.assertGreaterEqual(elapsed, 0.8, 'did not wait for the in-flight request')
+        self.assertLess(elapsed, 4.0)
+        self.assert_all_gone(srv)
+
+    def test_int_during_graceful_shutdown_escalates(self):
+        srv, (worker,) = self.start_ready(
+            ['-w', '1', '--header-timeout', '30', '--graceful-timeout', '30'], 1)
+        base = socket_count(worker)
+        c = self.connect(srv, timeout=10)
+        c.send(b'GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n')
+        self.wait_accepted(srv, worker, base)
+        srv.send_signal(signal.SIGTERM)
+        self.assertTrue(srv.wait_log(r'graceful shutdown \(SIGTERM\)', 5))
+        self.assertTrue(srv.alive())
+        t0 = time.monotonic()
+        srv.send_signal(signal.SIGINT)
+        rc = srv.wait_exit(6)
+        self.assertIsNotNone(rc, 'master still running 6 s after TERM then INT')
+        self.assertLess(time.monotonic() - t0, 3.5)
+        self.assert_all_gone(srv, timeout=2)
+
     # -- fast shutdown --------------------------------------------------------
 
     def test_int_exits_fast_with_connection_in_flight(self):

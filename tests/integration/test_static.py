@@ -5,7 +5,6 @@ import email.utils
 import gzip
 import hashlib
 import os
-import re
 
 import sys
 sys.dont_write_bytecode = True    # keep the source tree clean

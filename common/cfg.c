@@ -216,6 +216,96 @@ cfg_addr_str(const struct sockaddr *sa, socklen_t len, char *out, size_t outsz)
 	}
 }
 
+/* A URL prefix: starts with '/', no '?', '#', whitespace or controls. */
+static int
+check_prefix(const char *p, size_t len)
+{
+	if (len == 0 || len >= MODULE_PREFIX_MAX || p[0] != '/')
+		return -1;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)p[i] <= ' ' || p[i] == '?' || p[i] == '#' ||
+		    p[i] == 0x7f)
+			return -1;
+	return 0;
+}
+
+/* "PREFIX=FILE.so" (flag) or "PREFIX FILE.so" (config file). */
+static int
+set_module(struct cfg *c, const char *val, char *err, size_t errlen)
+{
+	struct cfg_module *m;
+	size_t plen = strcspn(val, "= \t");
+	const char *file = val + plen;
+
+	while (*file == '=' || *file == ' ' || *file == '\t')
+		file++;
+	if (c->nmodules == MAX_MODULES) {
+		snprintf(err, errlen, "too many modules (at most %d)",
+		    MAX_MODULES);
+		return -1;
+	}
+	if (val[plen] == '\0' || *file == '\0' || check_prefix(val, plen)) {
+		snprintf(err, errlen, "invalid module '%s': expected "
+		    "PREFIX=FILE.so with PREFIX starting with '/'", val);
+		return -1;
+	}
+	if (plen > 1 && val[plen - 1] == '/')
+		plen--;		/* "/api/" mounts like "/api" */
+	for (int i = 0; i < c->nmodules; i++)
+		if (strlen(c->modules[i].prefix) == plen &&
+		    strncmp(c->modules[i].prefix, val, plen) == 0) {
+			snprintf(err, errlen, "module prefix '%.*s' given "
+			    "twice", (int)plen, val);
+			return -1;
+		}
+	m = &c->modules[c->nmodules];
+	memcpy(m->prefix, val, plen);
+	m->prefix[plen] = '\0';
+	if (strlcpy(m->path, file, sizeof(m->path)) >= sizeof(m->path)) {
+		snprintf(err, errlen, "module path too long");
+		return -1;
+	}
+	c->nmodules++;
+	return 0;
+}
+
+/* "PREFIX KEY VALUE": the value is the rest and may hold spaces. */
+static int
+set_module_option(struct cfg *c, const char *val, char *err, size_t errlen)
+{
+	struct cfg_module_option *o;
+	const char *k, *v;
+	size_t plen, klen;
+
+	if (c->nmodule_options == MAX_MODULE_OPTIONS) {
+		snprintf(err, errlen, "too many module options (at most %d)",
+		    MAX_MODULE_OPTIONS);
+		return -1;
+	}
+	plen = strcspn(val, " \t");
+	for (k = val + plen; *k == ' ' || *k == '\t'; k++)
+		;
+	klen = strcspn(k, " \t");
+	for (v = k + klen; *v == ' ' || *v == '\t'; v++)
+		;
+	o = &c->module_options[c->nmodule_options];
+	if (check_prefix(val, plen) || klen == 0 || klen >= sizeof(o->key) ||
+	    strlen(v) >= sizeof(o->value)) {
+		snprintf(err, errlen, "invalid module-option '%s': expected "
+		    "'PREFIX KEY VALUE'", val);
+		return -1;
+	}
+	if (plen > 1 && val[plen - 1] == '/')
+		plen--;
+	memcpy(o->prefix, val, plen);
+	o->prefix[plen] = '\0';
+	memcpy(o->key, k, klen);
+	o->key[klen] = '\0';
+	strlcpy(o->value, v, sizeof(o->value));
+	c->nmodule_options++;
+	return 0;
+}
+
 #define SET_MS(field) do {						\
 	if (cfg_parse_seconds(val, &c->field) == -1)			\
 		goto bad_seconds;					\
@@ -335,6 +425,10 @@ cfg_set(struct cfg *c, const char *key, const char *val, char *err,
 		    "be debug, info, warn or error", val);
 		return -1;
 	}
+	if (strcmp(key, "module") == 0)
+		return set_module(c, val, err, errlen);
+	if (strcmp(key, "module-option") == 0)
+		return set_module_option(c, val, err, errlen);
 	snprintf(err, errlen, "unknown key '%s'", key);
 	return -1;
 bad_seconds:
@@ -346,6 +440,20 @@ bad_seconds:
 int
 cfg_finish(struct cfg *c, char *err, size_t errlen)
 {
+	for (int i = 0; i < c->nmodule_options; i++) {
+		int found = 0;
+
+		for (int m = 0; m < c->nmodules; m++)
+			if (strcmp(c->modules[m].prefix,
+			    c->module_options[i].prefix) == 0)
+				found = 1;
+		if (!found) {
+			snprintf(err, errlen, "module-option for '%s': no "
+			    "module is mounted there",
+			    c->module_options[i].prefix);
+			return -1;
+		}
+	}
 	if (c->nlisten == 0 &&
 	    cfg_set(c, "listen", DEFAULT_LISTEN, err, errlen) == -1)
 		return -1;

@@ -24,6 +24,17 @@ struct cfg_listen {
 	socklen_t		addrlen;
 };
 
+struct cfg_module {
+	char			prefix[MODULE_PREFIX_MAX];	/* "/api" */
+	char			path[PATH_MAX];			/* the .so */
+};
+
+struct cfg_module_option {
+	char			prefix[MODULE_PREFIX_MAX];
+	char			key[64];
+	char			value[512];
+};
+
 struct cfg {
 	char			docroot[PATH_MAX];
 	struct cfg_listen	listen[MAX_LISTENERS];
@@ -45,6 +56,10 @@ struct cfg {
 	enum access_format	access_format;
 	char			error_log[PATH_MAX];	/* "-" or a path */
 	enum log_level		log_level;
+	struct cfg_module	modules[MAX_MODULES];
+	int			nmodules;
+	struct cfg_module_option module_options[MAX_MODULE_OPTIONS];
+	int			nmodule_options;
 };
 
 /* Fills c with the built-in defaults (no listener yet: see cfg_finish). */

@@ -18,7 +18,7 @@ enum {
 	OPT_DRAIN_DELAY, OPT_GRACEFUL_TIMEOUT, OPT_MAX_REQUESTS,
 	OPT_MAX_REQUESTS_JITTER, OPT_KEEPALIVE_REQUESTS, OPT_MAX_HEADER_SIZE,
 	OPT_MAX_BODY_SIZE, OPT_BACKLOG, OPT_ACCESS_LOG, OPT_ACCESS_LOG_FORMAT,
-	OPT_ERROR_LOG, OPT_LOG_LEVEL
+	OPT_ERROR_LOG, OPT_LOG_LEVEL, OPT_MODULE_OPTION
 };
 
 static const struct option longopts[] = {
@@ -27,6 +27,7 @@ static const struct option longopts[] = {
 	{ "config",		required_argument, NULL, 'c' },
 	{ "check-config",	no_argument,	   NULL, 't' },
 	{ "module",		required_argument, NULL, 'm' },
+	{ "module-option",	required_argument, NULL, OPT_MODULE_OPTION },
 	{ "daemon",		no_argument,	   NULL, 'D' },
 	{ "pid-file",		required_argument, NULL, OPT_PIDFILE },
 	{ "signal",		required_argument, NULL, 's' },
@@ -87,6 +88,11 @@ flags_usage(FILE *f)
 "      --max-header-size B    request line + headers (default 16384)\n"
 "      --max-body-size B      request body (default 1048576)\n"
 "\n"
+"Handler modules:\n"
+"  -m, --module PREFIX=FILE.so      route URL PREFIX (and below) to a module;\n"
+"                                   repeatable, the longest prefix wins\n"
+"      --module-option 'PREFIX KEY VALUE'  an option for that module\n"
+"\n"
 "Logs:\n"
 "      --access-log FILE|-|off     (default -: stdout)\n"
 "      --access-log-format combined (json: not yet)\n"
@@ -98,7 +104,7 @@ flags_usage(FILE *f)
 "  -h, --help                 this text\n"
 "  -V, --version              versions of preforkd, http-parser, libbsd\n"
 "\n"
-"Not implemented yet (rejected with exit 64): -c/--config, -m/--module,\n"
+"Not implemented yet (rejected with exit 64): -c/--config,\n"
 "-D/--daemon, --pid-file, -s/--signal, -u/--user, --max-requests,\n"
 "--max-requests-jitter.\n"
 "\n"
@@ -139,7 +145,10 @@ flags_parse(int argc, char **argv, struct cfg *c, char *err, size_t errlen)
 		case 'w':
 			key = "workers";
 			break;
-		case 'c': case 'm': case 'D': case 's': case 'u':
+		case 'm':
+			key = "module";
+			break;
+		case 'c': case 'D': case 's': case 'u':
 		case OPT_PIDFILE: case OPT_MAX_REQUESTS:
 		case OPT_MAX_REQUESTS_JITTER:
 			snprintf(err, errlen, "option %s is not implemented yet",

@@ -4,6 +4,7 @@
  * stderr and a sysexits(3) code.
  */
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include "listen.h"
 #include "log.h"
 #include "master.h"
+#include "module.h"
 
 extern char **environ;
 
@@ -46,6 +48,43 @@ resolve_docroot(struct cfg *c)
 	strlcpy(c->docroot, abs, sizeof(c->docroot));
 }
 
+/*
+ * Loads and initialises every module in a throw-away child, as a worker
+ * would, so that a missing .so, an ABI mismatch or a failing init stops
+ * the start (and -t) with one line and EX_CONFIG. Module code never runs
+ * in the master itself.
+ */
+static void
+check_modules(const struct cfg *c)
+{
+	char err[512];
+	pid_t pid;
+	int status;
+
+	if (c->nmodules == 0)
+		return;
+	fflush(NULL);
+	if ((pid = fork()) == -1)
+		die(EX_OSERR, "fork() for the module check failed: %s",
+		    strerror(errno));
+	if (pid == 0) {
+		if (module_load_all(c, 0, err, sizeof(err)) == -1) {
+			fprintf(stderr, "preforkd: %s\n", err);
+			_exit(EX_CONFIG);
+		}
+		module_fini_all();
+		_exit(0);
+	}
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return;
+	if (WIFSIGNALED(status))
+		fprintf(stderr, "preforkd: module check: a module crashed in "
+		    "init (signal %d)\n", WTERMSIG(status));
+	exit(EX_CONFIG);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -73,6 +112,7 @@ main(int argc, char **argv)
 		die(EX_USAGE, "%s", "--access-log-format json is not "
 		    "implemented yet");
 	resolve_docroot(&c);
+	check_modules(&c);
 	if (action == FLAGS_CHECK) {
 		puts("ok");
 		return 0;

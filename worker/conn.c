@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "conn.h"
 #include "log.h"
 #include "resp.h"
@@ -546,6 +547,24 @@ conn_close(struct conn *c, bool linger)
 	c->fd = -1;
 }
 
+/* Runs the module mounted at the path's prefix, or the static handler. */
+static int
+dispatch(struct conn *c)
+{
+	const struct module *m;
+	const char *raw, *query;
+	size_t rawlen, qlen;
+	int rc;
+
+	if (http_target_split(&c->rd.req, &raw, &rawlen, &query, &qlen) != 0)
+		return 400;
+	if ((m = module_route(raw, rawlen)) != NULL)
+		return api_handle(c, m);
+	if ((rc = skip_body_first(c)) != 0)
+		return rc;
+	return static_handle(c);
+}
+
 /* Serves one parsed request and settles the connection's future. */
 static void
 serve_one(struct conn *c)
@@ -561,10 +580,11 @@ serve_one(struct conn *c)
 	c->sent = 0;
 	c->sent_100 = false;
 	c->head_sent = false;
+	c->hijacked = c->aborted = false;
 	c->close = !q->keep_alive || q->upgrade || worker_stop ||
 	    c->nreq >= (unsigned long long)c->cfg->keepalive_requests;
-	if ((rc = skip_body_first(c)) == 0)
-		rc = static_handle(c);
+	if ((rc = dispatch(c)) == 0 && c->hijacked)
+		return;
 	if (rc > 0 && !c->head_sent && !c->broken) {
 		if (rc == 400)
 			c->close = true;	/* a confused client: start over */
@@ -620,6 +640,11 @@ conn_serve(struct conn *c, int fd, const struct sockaddr *peer,
 			break;
 		}
 		serve_one(c);
+		if (c->hijacked) {
+			c->fd = -1;	/* the module's now: not ours to close */
+			worker_slot->state = SB_CLOSING;
+			return;
+		}
 		if (c->close || c->broken) {
 			linger = http_pending(&c->rd) > 0 || !c->rd.done;
 			break;
@@ -627,5 +652,5 @@ conn_serve(struct conn *c, int fd, const struct sockaddr *peer,
 		http_next(&c->rd);
 	}
 	worker_slot->state = SB_CLOSING;
-	conn_close(c, linger);
+	conn_close(c, linger && !c->aborted);
 }

@@ -28,6 +28,8 @@ struct conn {
 	bool			 sent_100;
 	bool			 head_sent;	/* response bytes went out */
 	bool			 have_req;	/* rd.req holds a valid head */
+	bool			 hijacked;	/* a module owns fd now */
+	bool			 aborted;	/* a module abandoned the response */
 	int			 status;	/* for the access log */
 	long long		 sent;		/* body bytes sent */
 	struct timespec		 t0;		/* request start */

@@ -603,3 +603,36 @@ http_next(struct http_reader *r)
 	r->pos = 0;
 	reset_request(r);
 }
+
+int
+http_target_split(const struct http_req *q, const char **p, size_t *len,
+    const char **query, size_t *qlen)
+{
+	const char *t = q->target, *end = q->target + q->target_len, *s;
+
+	if (*t != '/') {
+		if (q->target_len > 7 && strncasecmp(t, "http://", 7) == 0)
+			t += 7;
+		else if (q->target_len > 8 && strncasecmp(t, "https://", 8) == 0)
+			t += 8;
+		else
+			return 400;
+		while (t < end && *t != '/' && *t != '?')
+			t++;
+		if (t == end || *t != '/')
+			t = "/", end = t + 1;
+	}
+	for (s = t; s < end && *s != '?' && *s != '#'; s++)
+		;
+	*p = t;
+	*len = (size_t)(s - t);
+	*query = s < end && *s == '?' ? s : NULL;
+	*qlen = *query ? (size_t)(end - s) : 0;
+	if (*qlen > 0) {
+		const char *hash = memchr(*query, '#', *qlen);
+
+		if (hash != NULL)
+			*qlen = (size_t)(hash - *query);
+	}
+	return 0;
+}

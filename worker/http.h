@@ -108,6 +108,15 @@ int	http_parse_body(struct http_reader *r, const char **p, size_t *n);
 /* After PARSE_DONE: drops the finished request, keeps pipelined input. */
 void	http_next(struct http_reader *r);
 
+/*
+ * Splits the target of q (origin-form, or absolute-form whose scheme and
+ * authority are skipped) into the path (*p, *len: up to '?' or '#') and
+ * the query (*query points at its '?', or is NULL; *qlen counts the '?').
+ * Returns 0, or 400 for any other form.
+ */
+int	http_target_split(const struct http_req *q, const char **p, size_t *len,
+	    const char **query, size_t *qlen);
+
 /* Header value by well-known name; NULL when absent. */
 const struct http_hdr *http_known(const struct http_req *q, enum http_known k);
 

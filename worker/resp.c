@@ -116,9 +116,15 @@ resp_addf(struct conn *c, const char *name, const char *fmt, ...)
 	resp_add(c, name, val, (size_t)n);
 }
 
+void
+resp_add_raw(struct conn *c, const char *p, size_t n)
+{
+	put(c, p, n);
+}
+
 /* Framing and Connection, then the blank line. */
 static void
-finish_head(struct conn *c, long long clen)
+finish_head_te(struct conn *c, long long clen, bool chunked)
 {
 	char line[48];
 	int n;
@@ -128,13 +134,66 @@ finish_head(struct conn *c, long long clen)
 		n = snprintf(line, sizeof(line), "Content-Length: %lld\r\n",
 		    clen);
 		put(c, line, (size_t)n);
-	}
+	} else if (chunked)
+		put(c, "Transfer-Encoding: chunked\r\n", 28);
 	if (c->close)
 		put(c, "Connection: close\r\n\r\n", 21);
 	else if (c->rd.req.minor == 0)
 		put(c, "Connection: keep-alive\r\n\r\n", 26);
 	else
 		put(c, "\r\n", 2);
+}
+
+static void
+finish_head(struct conn *c, long long clen)
+{
+	finish_head_te(c, clen, false);
+}
+
+int
+resp_send_head(struct conn *c, long long clen, bool *chunked)
+{
+	struct iovec iov;
+
+	*chunked = false;
+	if (clen < 0 && c->rd.req.minor >= 1)
+		*chunked = true;
+	else if (clen < 0)
+		c->close = true;	/* HTTP/1.0: the close ends the body */
+	finish_head_te(c, clen, *chunked);
+	iov.iov_base = c->head;
+	iov.iov_len = c->hlen;
+	return conn_writev(c, &iov, 1);
+}
+
+int
+resp_chunk(struct conn *c, const void *p, size_t n)
+{
+	char size[24];
+	struct iovec iov[3];
+	int k;
+
+	if (n == 0 || conn_is_head(c))
+		return 0;
+	k = snprintf(size, sizeof(size), "%zx\r\n", n);
+	iov[0].iov_base = size;
+	iov[0].iov_len = (size_t)k;
+	iov[1].iov_base = (void *)(uintptr_t)p;
+	iov[1].iov_len = n;
+	iov[2].iov_base = (void *)(uintptr_t)"\r\n";
+	iov[2].iov_len = 2;
+	c->sent += (long long)n;
+	return conn_writev(c, iov, 3);
+}
+
+int
+resp_chunk_end(struct conn *c)
+{
+	struct iovec iov = { (void *)(uintptr_t)"0\r\n\r\n", 5 };
+
+	if (conn_is_head(c))
+		return 0;
+	return conn_writev(c, &iov, 1);
 }
 
 int

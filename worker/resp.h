@@ -7,6 +7,7 @@
 #define PREFORKD_RESP_H
 
 #include <sys/types.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "conn.h"
@@ -29,6 +30,17 @@ int	resp_send_file(struct conn *c, long long clen, int fd, off_t off,
 	    size_t len);
 /* 304 and other bodyless responses: no Content-Length. */
 int	resp_send_nobody(struct conn *c);
+/* Appends pre-formatted header lines ("Name: value\r\n"...). */
+void	resp_add_raw(struct conn *c, const char *p, size_t n);
+/*
+ * Finishes and sends the head of a streamed response: Content-Length
+ * clen when clen >= 0; else chunked for HTTP/1.1 (*chunked set) or a
+ * close-delimited body for HTTP/1.0. Returns 0 or -1.
+ */
+int	resp_send_head(struct conn *c, long long clen, bool *chunked);
+/* One chunk of a chunked body (n > 0), and the last chunk. */
+int	resp_chunk(struct conn *c, const void *p, size_t n);
+int	resp_chunk_end(struct conn *c);
 /* A complete error response with a short text body. */
 int	resp_error(struct conn *c, int status);
 

@@ -104,40 +104,6 @@ accepts_gzip(const struct http_req *q)
 	return false;
 }
 
-/* The path part of the target (origin-form or absolute-form). */
-static int
-target_path(const struct http_req *q, const char **p, size_t *len,
-    const char **query, size_t *qlen)
-{
-	const char *t = q->target, *end = q->target + q->target_len, *s;
-
-	if (*t != '/') {
-		if (q->target_len > 7 && strncasecmp(t, "http://", 7) == 0)
-			t += 7;
-		else if (q->target_len > 8 && strncasecmp(t, "https://", 8) == 0)
-			t += 8;
-		else
-			return 400;
-		while (t < end && *t != '/' && *t != '?')
-			t++;
-		if (t == end || *t != '/')
-			t = "/", end = t + 1;
-	}
-	for (s = t; s < end && *s != '?' && *s != '#'; s++)
-		;
-	*p = t;
-	*len = (size_t)(s - t);
-	*query = s < end && *s == '?' ? s : NULL;
-	*qlen = *query ? (size_t)(end - s) : 0;
-	if (*qlen > 0) {
-		const char *hash = memchr(*query, '#', *qlen);
-
-		if (hash != NULL)
-			*qlen = (size_t)(hash - *query);
-	}
-	return 0;
-}
-
 static int
 redirect_slash(struct conn *c, const char *p, size_t len, const char *query,
     size_t qlen)
@@ -327,7 +293,7 @@ static_handle(struct conn *c)
 
 	if (q->method != HTTP_GET && q->method != HTTP_HEAD)
 		return 405;
-	if ((rc = target_path(q, &raw, &rawlen, &query, &qlen)) != 0)
+	if ((rc = http_target_split(q, &raw, &rawlen, &query, &qlen)) != 0)
 		return rc;
 	if ((rc = path_normalize(raw, rawlen, path, PATH_BUF_SIZE, &plen)) != 0)
 		return rc;

@@ -14,7 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "conn.h"
+#include "module.h"
 #include "log.h"
 #include "static.h"
 #include "title.h"
@@ -155,6 +157,7 @@ worker_main(const struct cfg *cfg, int id, int gen, const int *lfd, int nlfd,
     struct sb *sb)
 {
 	pid_t master = getppid();
+	char err[512];
 
 	worker_sb = sb;
 	worker_slot = &sb->slot[id - 1];
@@ -171,6 +174,16 @@ worker_main(const struct cfg *cfg, int id, int gen, const int *lfd, int nlfd,
 		log_warn("cannot allocate connection buffers");
 		_exit(WORKER_EXIT_BOOT);
 	}
+	if (api_init(cfg) == -1) {
+		log_warn("cannot allocate module request state");
+		_exit(WORKER_EXIT_BOOT);
+	}
+	if (module_load_all(cfg, id, err, sizeof(err)) == -1) {
+		log_errorx("%s", err);
+		module_fini_all();
+		_exit(WORKER_EXIT_BOOT);
+	}
 	accept_loop(lfd, nlfd, master);
+	module_fini_all();
 	exit(0);
 }

@@ -43,6 +43,8 @@ struct pfd_module {
 	 * Called once in each worker after fork, before any request. Store
 	 * per-worker state in *state. Return 0, or -1 to refuse to start
 	 * (the server does not start; on reload the old generation stays).
+	 * At start-up init and fini also run once in a short-lived check
+	 * process, with worker id 0, so that a failing init stops the start.
 	 */
 	int		(*init)(const struct pfd_init *init, void **state);
 	/* Called once when the worker exits normally. May be NULL. */

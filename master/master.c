@@ -149,7 +149,10 @@ signal_all(int sig)
 static void
 reaped(int i, int status)
 {
-	bool quick = now_ms() - slots[i].started < BOOT_GRACE_MS;
+	/* A boot failure: died before accepting, or soon and unused. */
+	bool quick = sb->slot[i].state == SB_STARTING ||
+	    (now_ms() - slots[i].started < BOOT_GRACE_MS &&
+	    sb->slot[i].requests == 0);
 	int pid = (int)slots[i].pid;
 
 	if (WIFEXITED(status)) {

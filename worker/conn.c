@@ -357,9 +357,9 @@ conn_before_head(struct conn *c)
 		return;
 	if (q->expect_continue && !c->sent_100)
 		c->close = true;	/* the client may never send it */
-	else if (!q->chunked &&
+	else if (q->chunked ? !http_body_buffered(&c->rd) :
 	    q->content_length - c->rd.body_read > DRAIN_BODY_MAX)
-		c->close = true;
+		c->close = true;	/* a chunked rest of unknown size */
 }
 
 bool

@@ -592,6 +592,35 @@ http_parse_body(struct http_reader *r, const char **p, size_t *n)
 	}
 }
 
+static int
+lookahead_done(http_parser *p)
+{
+	*(bool *)p->data = true;
+	return 0;
+}
+
+bool
+http_body_buffered(const struct http_reader *r)
+{
+	static const http_parser_settings ahead = {
+		.on_message_complete = lookahead_done,
+	};
+	http_parser copy;
+	bool done = false;
+
+	if (r->done)
+		return true;
+	if (HTTP_PARSER_ERRNO(&r->parser) != HPE_OK &&
+	    HTTP_PARSER_ERRNO(&r->parser) != HPE_PAUSED)
+		return false;		/* a framing error: nothing to drain */
+	copy = r->parser;
+	copy.data = &done;
+	http_parser_pause(&copy, 0);
+	(void)http_parser_execute(&copy, &ahead, r->buf + r->pos,
+	    r->len - r->pos);
+	return done && HTTP_PARSER_ERRNO(&copy) == HPE_OK;
+}
+
 void
 http_next(struct http_reader *r)
 {

@@ -105,6 +105,13 @@ int	http_parse_head(struct http_reader *r);
  */
 int	http_parse_body(struct http_reader *r, const char **p, size_t *n);
 
+/*
+ * True when the rest of the current request's body is already in the
+ * buffer (so draining it needs no I/O). Looks ahead on a copy of the
+ * parser: nothing is consumed.
+ */
+bool	http_body_buffered(const struct http_reader *r);
+
 /* After PARSE_DONE: drops the finished request, keeps pipelined input. */
 void	http_next(struct http_reader *r);
 

@@ -21,14 +21,21 @@ ensure_deps() {
 		--no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# Configures (once) and builds into $1 with the meson options that follow.
+# Configures (once) and builds into $1 with the meson options that follow;
+# prints meson's output only when something fails.
 build_into() {
-	local dir=$1
+	local dir=$1 log
 	shift
-	if [ ! -f "$dir/build.ninja" ]; then
-		meson setup "$dir" "$@" >/dev/null
+	log=$(mktemp)
+	if { if [ ! -f "$dir/build.ninja" ]; then
+		meson setup "$dir" "$@"
 	else
-		meson configure "$dir" "$@" >/dev/null
+		meson configure "$dir" "$@"
+	fi && meson compile -C "$dir"; } >"$log" 2>&1; then
+		rm -f "$log"
+		return 0
 	fi
-	meson compile -C "$dir" >/dev/null
+	cat "$log" >&2
+	rm -f "$log"
+	return 1
 }

@@ -28,6 +28,12 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 PREFORKD = os.environ.get('PREFORKD',
                           os.path.join(REPO, 'build', 'master', 'preforkd'))
 
+# Directories of the test-only and the shipped handler modules, set by
+# main() from --modules-dir / --shipped-dir (or the environment). When
+# unset, module_dirs() derives them from the binary's build directory.
+MODULES_DIR = os.environ.get('PFK_MODULES_DIR')
+SHIPPED_DIR = os.environ.get('PFK_SHIPPED_DIR')
+
 START_TIMEOUT = 10.0    # binary start until "listening on"
 STOP_TIMEOUT = 15.0     # TERM until exit, before KILL
 IO_TIMEOUT = 5.0        # default deadline for one response
@@ -751,23 +757,46 @@ class ServerTestCase(unittest.TestCase):
         self.assertEqual(r.body, b'Hello, World!')
 
 
+def build_dir():
+    """The meson build directory the binary comes from (<build>/master/preforkd)."""
+    return os.path.dirname(os.path.dirname(os.path.abspath(PREFORKD)))
+
+
+def module_dirs():
+    """(test-only modules dir, shipped modules dir), defaulting to the
+    binary's build directory when main() was not given them."""
+    b = build_dir()
+    return (MODULES_DIR or os.path.join(b, 'tests', 'modules'),
+            SHIPPED_DIR or os.path.join(b, 'modules'))
+
+
 def main():
-    """Runs unittest.main with --preforkd PATH taken out of argv."""
-    global PREFORKD
+    """Runs unittest.main with our own options taken out of argv:
+    --preforkd PATH, and optionally --modules-dir DIR, --shipped-dir DIR
+    (each also as --opt=VALUE)."""
+    global PREFORKD, MODULES_DIR, SHIPPED_DIR
+    opts = {'--preforkd': None, '--modules-dir': None, '--shipped-dir': None}
     argv = [sys.argv[0]]
     args = sys.argv[1:]
     i = 0
     while i < len(args):
         a = args[i]
-        if a == '--preforkd' and i + 1 < len(args):
-            PREFORKD = os.path.abspath(args[i + 1])
+        name, eq, value = a.partition('=')
+        if a in opts and i + 1 < len(args):
+            opts[a] = os.path.abspath(args[i + 1])
             i += 2
             continue
-        if a.startswith('--preforkd='):
-            PREFORKD = os.path.abspath(a.split('=', 1)[1])
+        if eq and name in opts:
+            opts[name] = os.path.abspath(value)
         else:
             argv.append(a)
         i += 1
+    if opts['--preforkd'] is not None:
+        PREFORKD = opts['--preforkd']
+    if opts['--modules-dir'] is not None:
+        MODULES_DIR = opts['--modules-dir']
+    if opts['--shipped-dir'] is not None:
+        SHIPPED_DIR = opts['--shipped-dir']
     if not os.access(PREFORKD, os.X_OK):
         sys.stderr.write('preforkd binary not found at %s (use --preforkd PATH)\n'
                          % PREFORKD)

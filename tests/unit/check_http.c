@@ -223,6 +223,38 @@ START_TEST(test_fields)
 }
 END_TEST
 
+START_TEST(test_body_buffered)
+{
+	static char buf[CAP];
+	static const char head[] = "POST / HTTP/1.1\r\nHost: a\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n";
+	static const char part[] = "5\r\nhello\r\n";
+	static const char rest[] = "0\r\n\r\nGET / HTTP/1.1\r\n";
+	struct http_reader r;
+	size_t room;
+	char *p;
+
+	http_reader_init(&r, buf, sizeof(buf), 1024, 100);
+	p = http_space(&r, &room);
+	memcpy(p, head, sizeof(head) - 1);
+	memcpy(p + sizeof(head) - 1, part, sizeof(part) - 1);
+	http_filled(&r, sizeof(head) - 1 + sizeof(part) - 1);
+	ck_assert_int_eq(http_parse_head(&r), PARSE_HEAD);
+	ck_assert(!http_body_buffered(&r));	/* the last chunk is missing */
+	ck_assert_int_eq((int)http_pending(&r), (int)(sizeof(part) - 1 + 1));
+	p = http_space(&r, &room);
+	memcpy(p, rest, sizeof(rest) - 1);
+	http_filled(&r, sizeof(rest) - 1);
+	ck_assert(http_body_buffered(&r));
+	/* looking ahead consumed nothing: the body is still there */
+	const char *b;
+	size_t n;
+	ck_assert_int_eq(http_parse_body(&r, &b, &n), PARSE_BODY);
+	ck_assert(n == 5 && memcmp(b, "hello", 5) == 0);
+	ck_assert_int_eq(http_parse_body(&r, &b, &n), PARSE_DONE);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -235,6 +267,7 @@ main(void)
 	tcase_add_test(tc, test_header_limits);
 	tcase_add_test(tc, test_too_many_headers);
 	tcase_add_test(tc, test_fields);
+	tcase_add_test(tc, test_body_buffered);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -265,7 +265,8 @@ strict_request_line(const unsigned char *l, size_t len)
  * The independent strict reading of a raw head (RFC 9112 sections 2-6),
  * written without looking at how worker/http.c does it. Fills f and returns
  * NULL, or names the shape that must never be accepted, prefixed with its
- * class ("head: ", "request-line: "). A request-line shape leaves f filled.
+ * class: "cl", "te", "cl-te", "fold", "version", "request-line" or "head"
+ * for the rest. A request-line shape leaves f filled.
  */
 static const char *
 strict_head(const unsigned char *h, size_t n, struct framing *f)
@@ -302,7 +303,7 @@ strict_head(const unsigned char *h, size_t n, struct framing *f)
 		if (len == 0)
 			break;
 		if (l[0] == ' ' || l[0] == '\t')
-			return "head: obs-fold (a line starting with SP or HT)";
+			return "fold: obs-fold (a line starting with SP or HT)";
 		if ((colon = memchr(l, ':', (size_t)len)) == NULL)
 			return "head: field line without a colon";
 		nl = (size_t)(colon - l);
@@ -322,16 +323,16 @@ strict_head(const unsigned char *h, size_t n, struct framing *f)
 			long long v = 0;
 
 			if (vb == ve)
-				return "head: empty Content-Length";
+				return "cl: empty Content-Length";
 			for (size_t k = vb; k < ve; k++) {
 				if (l[k] < '0' || l[k] > '9')
-					return "head: Content-Length is not 1*DIGIT";
+					return "cl: Content-Length is not 1*DIGIT";
 				if (v > (INT64_MAX - 9) / 10)
-					return "head: Content-Length overflows";
+					return "cl: Content-Length overflows";
 				v = v * 10 + (l[k] - '0');
 			}
 			if (f->cl != -1 && f->cl != v)
-				return "head: differing Content-Length fields";
+				return "cl: differing Content-Length fields";
 			f->cl = v;
 		} else if (ieq(l, nl, "transfer-encoding")) {
 			/* One list across all fields; its last element counts. */
@@ -360,9 +361,9 @@ strict_head(const unsigned char *h, size_t n, struct framing *f)
 	if (i != n)
 		return "head: ends before the reader's head_len";
 	if (f->te && f->cl != -1)
-		return "head: both Content-Length and Transfer-Encoding";
+		return "cl-te: both Content-Length and Transfer-Encoding";
 	if (f->te && !te_chunked)
-		return "head: Transfer-Encoding whose last coding is not "
+		return "te: Transfer-Encoding whose last coding is not "
 		    "chunked";
 	f->chunked = f->te;
 	return rl;
@@ -445,8 +446,8 @@ strict_chunked(const unsigned char *w, size_t n, struct bytes *out)
 }
 
 /*
- * FUZZ_HTTP_TOLERATE (a comma list of the classes above: head, version,
- * request-line, chunk-line, chunk-data, trailer; "bodiless", which lets a
+ * FUZZ_HTTP_TOLERATE (a comma list of the classes above: cl, te, cl-te,
+ * fold, head, version, request-line, chunk-line, chunk-data, trailer; "bodiless", which lets a
  * head without a body be followed by an error; "canonical", which lets
  * the canonical form of an accepted request be rejected; "status", which
  * lets the error status, not the point of the error, depend on how the

@@ -382,6 +382,10 @@ cfg_set(struct cfg *c, const char *key, const char *val, char *err,
 		SET_MS(drain_delay_ms);
 	if (strcmp(key, "min-body-rate") == 0)
 		SET_COUNT(min_body_rate, 0, 1LL << 40);
+	if (strcmp(key, "max-requests") == 0)
+		SET_COUNT(max_requests, 0, 1LL << 40);
+	if (strcmp(key, "max-requests-jitter") == 0)
+		SET_COUNT(max_requests_jitter, 0, 1LL << 40);
 	if (strcmp(key, "keepalive-requests") == 0)
 		SET_COUNT(keepalive_requests, 1, 1LL << 40);
 	if (strcmp(key, "max-header-size") == 0)

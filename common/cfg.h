@@ -49,6 +49,8 @@ struct cfg {
 	int			drain_delay_ms;
 	long long		min_body_rate;
 	long long		keepalive_requests;
+	long long		max_requests;		/* 0: never recycle */
+	long long		max_requests_jitter;
 	long long		max_header_size;
 	long long		max_body_size;
 	int			backlog;

@@ -68,6 +68,12 @@ log_set_level(enum log_level level)
 }
 
 int
+log_error_fd(void)
+{
+	return error_fd;
+}
+
+int
 log_access_fd(void)
 {
 	return access_fd;

@@ -15,6 +15,9 @@ int	log_open(const struct cfg *c, char *err, size_t errlen);
 void	log_set_role(int worker_id);
 void	log_set_level(enum log_level level);
 
+/* The error log descriptor (for the crash handler's raw writes). */
+int	log_error_fd(void);
+
 /* The access log descriptor, -1 when off. Lines are written whole. */
 int	log_access_fd(void);
 void	log_access_write(const char *line, size_t len);

@@ -4,6 +4,8 @@
  */
 #include <sys/mman.h>
 #include <stddef.h>
+#include <string.h>
+#include <time.h>
 
 #include "sb.h"
 
@@ -21,7 +23,7 @@ sb_accepting(const struct sb *sb)
 {
 	int n = 0;
 
-	for (int i = 0; i < MAX_WORKERS; i++)
+	for (int i = 0; i < SB_SLOTS; i++)
 		if (sb->slot[i].state == SB_ACCEPTING)
 			n++;
 	return n;
@@ -34,4 +36,22 @@ sb_state_name(enum sb_state s)
 	    "reading", "handling", "writing", "keepalive", "closing" };
 
 	return (size_t)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
+long long
+sb_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+sb_copy(char *field, size_t sz, const char *s, size_t n)
+{
+	if (n >= sz)
+		n = sz - 1;
+	memcpy(field, s, n);
+	field[n] = '\0';
 }

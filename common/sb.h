@@ -1,9 +1,11 @@
 /*
- * sb - the scoreboard: one slot per worker in shared memory, mapped by the
- * master before the first fork. A worker writes only its own slot, with
- * plain stores at state changes (no syscalls, no locks); the master and
- * other workers only read. SPEC section 1 lists what a slot holds; this
- * is the part the core needs (supervision adds the rest).
+ * sb - the scoreboard: one slot per worker process in shared memory,
+ * mapped by the master before the first fork (SPEC section 1). A worker
+ * writes only its own slot, with plain stores at state changes (no
+ * syscalls, no locks); the master, the status process and other workers
+ * only read, and tolerate a torn string. There are twice as many slots as
+ * workers, so that a replacement can start before the worker it replaces
+ * has left (recycling, reload).
  */
 #ifndef PREFORKD_SB_H
 #define PREFORKD_SB_H
@@ -12,6 +14,8 @@
 
 #include "defaults.h"
 
+#define SB_SLOTS	(2 * MAX_WORKERS)
+
 enum sb_state {
 	SB_EMPTY = 0, SB_STARTING, SB_ACCEPTING, SB_READING, SB_HANDLING,
 	SB_WRITING, SB_KEEPALIVE, SB_CLOSING
@@ -19,13 +23,20 @@ enum sb_state {
 
 struct sb_slot {
 	volatile pid_t			pid;
+	volatile int			id;		/* worker number, 1..N */
 	volatile int			gen;
-	volatile unsigned char		state;
+	volatile unsigned char		state;		/* enum sb_state */
+	volatile unsigned char		recycle;	/* asks to be replaced */
+	volatile long long		started_ms;	/* process start */
+	volatile long long		req_start_ms;	/* 0: no request */
 	volatile unsigned long long	requests;
+	char				method[12];
+	char				path[64];
+	char				client[48];
 };
 
 struct sb {
-	struct sb_slot	slot[MAX_WORKERS];
+	struct sb_slot	slot[SB_SLOTS];
 };
 
 /* Maps a zeroed scoreboard shared with future children, or NULL. */
@@ -33,5 +44,9 @@ struct sb	*sb_create(void);
 /* Number of workers blocked in accept() right now. */
 int		 sb_accepting(const struct sb *sb);
 const char	*sb_state_name(enum sb_state s);
+/* Monotonic milliseconds, the scoreboard's clock. */
+long long	 sb_now_ms(void);
+/* Copies s (n bytes) into a fixed field of size sz, truncated, NUL-ended. */
+void		 sb_copy(char *field, size_t sz, const char *s, size_t n);
 
 #endif

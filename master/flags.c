@@ -80,8 +80,14 @@ flags_usage(FILE *f)
 "                             above the balancer's idle timeout)\n"
 "      --graceful-timeout S   shutdown waits this long for requests (30)\n"
 "      --drain-delay S        on TERM/QUIT, keep serving this long (0)\n"
-"      --timeout S            handler time limit (30; enforced from the\n"
-"                             supervision milestone on)\n"
+"      --timeout S            longest a module handler may run on one\n"
+"                             request: then 503, backtrace, worker replaced\n"
+"                             (default 30)\n"
+"\n"
+"Supervision:\n"
+"      --max-requests N       recycle a worker after N requests (0: never)\n"
+"      --max-requests-jitter J  ... plus a random 0..J, so that workers do\n"
+"                             not all recycle at once\n"
 "\n"
 "HTTP limits:\n"
 "      --keepalive-requests N requests per connection (default 1000)\n"
@@ -105,8 +111,7 @@ flags_usage(FILE *f)
 "  -V, --version              versions of preforkd, http-parser, libbsd\n"
 "\n"
 "Not implemented yet (rejected with exit 64): -c/--config,\n"
-"-D/--daemon, --pid-file, -s/--signal, -u/--user, --max-requests,\n"
-"--max-requests-jitter.\n"
+"-D/--daemon, --pid-file, -s/--signal, -u/--user.\n"
 "\n"
 "Signals: TERM/QUIT graceful stop, INT fast stop.\n", f);
 }
@@ -149,8 +154,7 @@ flags_parse(int argc, char **argv, struct cfg *c, char *err, size_t errlen)
 			key = "module";
 			break;
 		case 'c': case 'D': case 's': case 'u':
-		case OPT_PIDFILE: case OPT_MAX_REQUESTS:
-		case OPT_MAX_REQUESTS_JITTER:
+		case OPT_PIDFILE:
 			snprintf(err, errlen, "option %s is not implemented yet",
 			    argv[optind - 1]);
 			return -1;

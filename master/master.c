@@ -27,35 +27,43 @@
 #define BACKOFF_MIN_MS	10
 #define BACKOFF_MAX_MS	1000
 
-struct slot {
-	pid_t		pid;		/* 0: empty */
+#define MURDER_GRACE_MS	2000	/* past --timeout before the master kills */
+#define MASTER_TICK_MS	500	/* scoreboard checks while running */
+
+/* A worker process; several may share an id while one replaces another. */
+struct proc {
+	pid_t		pid;		/* 0: free entry */
+	int		id;
 	int		gen;
+	int		sbi;		/* its scoreboard slot */
 	long long	started;	/* ms, monotonic */
+	bool		retiring;	/* told to stop; its id is free again */
+	bool		replaced;	/* a successor is starting for its id */
 };
+
+#define MAX_PROCS	SB_SLOTS
 
 static volatile sig_atomic_t got_chld, got_term, got_quit, got_int;
 static volatile sig_atomic_t got_hup, got_usr1, got_usr2, got_ttin, got_ttou;
-static volatile sig_atomic_t got_winch;
+static volatile sig_atomic_t got_winch, got_sb;
 
-static struct slot	 slots[MAX_WORKERS];
+static struct proc	 procs[MAX_PROCS];
+static struct sb	*sb;
 static const struct cfg	*cfg;
 static int		*lfds;
 static int		 nlfds;
-static struct sb	*sb;
 static int		 target;	/* workers wanted */
 static int		 gen = 1;
 static long long	 next_spawn;	/* backoff: no spawn before this */
 static long long	 backoff_ms;
+static pid_t		 recycling;	/* retiring for --max-requests, or 0 */
 static enum { RUNNING, DRAINING, STOPPING, KILLING } state = RUNNING;
 static long long	 deadline;	/* of the current shutdown phase */
 
 static long long
 now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return sb_now_ms();
 }
 
 static void
@@ -72,32 +80,35 @@ on_signal(int sig)
 	case SIGTTIN: got_ttin = 1; break;
 	case SIGTTOU: got_ttou = 1; break;
 	case SIGWINCH: got_winch = 1; break;
+	default:
+		if (sig == MASTER_SIG_SB)
+			got_sb = 1;
 	}
 }
-
-static const int handled[] = { SIGCHLD, SIGTERM, SIGQUIT, SIGINT, SIGHUP,
-    SIGUSR1, SIGUSR2, SIGTTIN, SIGTTOU, SIGWINCH };
 
 /* Handlers installed with every handled signal blocked; *sleep_mask is
  * the mask ppoll() sleeps with (everything unblocked). */
 static void
 install_signals(sigset_t *sleep_mask)
 {
+	const int handled[] = { SIGCHLD, SIGTERM, SIGQUIT, SIGINT, SIGHUP,
+	    SIGUSR1, SIGUSR2, SIGTTIN, SIGTTOU, SIGWINCH, MASTER_SIG_SB };
+	const size_t n = sizeof(handled) / sizeof(handled[0]);
 	struct sigaction sa;
 	sigset_t block;
 
 	sigemptyset(&block);
-	for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
+	for (size_t i = 0; i < n; i++)
 		sigaddset(&block, handled[i]);
 	sigprocmask(SIG_BLOCK, &block, sleep_mask);
-	for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
+	for (size_t i = 0; i < n; i++)
 		sigdelset(sleep_mask, handled[i]);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sa.sa_mask = block;
 	sa.sa_flags = SA_NOCLDSTOP;
-	for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
+	for (size_t i = 0; i < n; i++)
 		sigaction(handled[i], &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sa.sa_flags = 0;
@@ -109,74 +120,134 @@ count_workers(void)
 {
 	int n = 0;
 
-	for (int i = 0; i < MAX_WORKERS; i++)
-		if (slots[i].pid > 0)
+	for (int i = 0; i < MAX_PROCS; i++)
+		if (procs[i].pid > 0)
 			n++;
 	return n;
 }
 
-static void
-spawn(int i)
+/* The serving (not retiring) process with this id, or NULL. */
+static struct proc *
+active(int id)
 {
-	pid_t pid;
+	for (int i = 0; i < MAX_PROCS; i++)
+		if (procs[i].pid > 0 && procs[i].id == id &&
+		    !procs[i].retiring && !procs[i].replaced)
+			return &procs[i];
+	return NULL;
+}
 
-	sb->slot[i].state = SB_STARTING;
-	sb->slot[i].requests = 0;
+static struct proc *
+by_pid(pid_t pid)
+{
+	for (int i = 0; i < MAX_PROCS; i++)
+		if (procs[i].pid == pid)
+			return &procs[i];
+	return NULL;
+}
+
+static void
+spawn(int id)
+{
+	struct proc *p = NULL;
+	struct sb_slot *s;
+	pid_t pid;
+	int sbi = -1;
+
+	for (int i = 0; i < MAX_PROCS && p == NULL; i++)
+		if (procs[i].pid == 0)
+			p = &procs[i];
+	for (int i = 0; i < SB_SLOTS && sbi == -1; i++)
+		if (sb->slot[i].state == SB_EMPTY && sb->slot[i].pid == 0)
+			sbi = i;
+	if (p == NULL || sbi == -1)
+		return;		/* cannot happen: twice as many as workers */
+	s = &sb->slot[sbi];
+	memset((void *)s, 0, sizeof(*s));
+	s->id = id;
+	s->gen = gen;
+	s->state = SB_STARTING;
+	s->started_ms = now_ms();
 	if ((pid = fork()) == -1) {
-		sb->slot[i].state = SB_EMPTY;
-		log_warn("fork() for worker %d failed", i + 1);
+		s->state = SB_EMPTY;
+		log_warn("fork() for worker %d failed", id);
 		return;
 	}
 	if (pid == 0)
-		worker_main(cfg, i + 1, gen, lfds, nlfds, sb);
-	sb->slot[i].pid = pid;
-	sb->slot[i].gen = gen;
-	slots[i].pid = pid;
-	slots[i].gen = gen;
-	slots[i].started = now_ms();
-	log_info("worker %d started (pid %d, gen %d)", i + 1, (int)pid, gen);
+		worker_main(cfg, id, gen, lfds, nlfds, sb, sbi);
+	s->pid = pid;
+	p->pid = pid;
+	p->id = id;
+	p->gen = gen;
+	p->sbi = sbi;
+	p->started = now_ms();
+	p->retiring = p->replaced = false;
+	log_info("worker %d started (pid %d, gen %d)", id, (int)pid, gen);
 }
 
 static void
 signal_all(int sig)
 {
-	for (int i = 0; i < MAX_WORKERS; i++)
-		if (slots[i].pid > 0)
-			kill(slots[i].pid, sig);
+	for (int i = 0; i < MAX_PROCS; i++)
+		if (procs[i].pid > 0)
+			kill(procs[i].pid, sig);
+}
+
+/* " while serving GET /x from 1.2.3.4", or "" when idle. */
+static void
+describe_request(const struct sb_slot *s, char *out, size_t outsz)
+{
+	char method[sizeof(s->method)], path[sizeof(s->path)];
+	char client[sizeof(s->client)];
+
+	out[0] = '\0';
+	if (s->req_start_ms == 0 || (s->state != SB_HANDLING &&
+	    s->state != SB_READING && s->state != SB_WRITING))
+		return;
+	memcpy(method, s->method, sizeof(method));
+	memcpy(path, s->path, sizeof(path));
+	memcpy(client, s->client, sizeof(client));
+	method[sizeof(method) - 1] = path[sizeof(path) - 1] = '\0';
+	client[sizeof(client) - 1] = '\0';
+	snprintf(out, outsz, " while serving %s %s from %s", method, path,
+	    client);
 }
 
 /* Logs the decoded exit status; adjusts the boot-failure backoff. */
 static void
-reaped(int i, int status)
+reaped(struct proc *p, int status)
 {
+	struct sb_slot *s = &sb->slot[p->sbi];
 	/* A boot failure: died before accepting, or soon and unused. */
-	bool quick = sb->slot[i].state == SB_STARTING ||
-	    (now_ms() - slots[i].started < BOOT_GRACE_MS &&
-	    sb->slot[i].requests == 0);
-	int pid = (int)slots[i].pid;
+	bool quick = s->state == SB_STARTING ||
+	    (now_ms() - p->started < BOOT_GRACE_MS && s->requests == 0);
+	char req[160];
 
+	describe_request(s, req, sizeof(req));
 	if (WIFEXITED(status)) {
 		if (WEXITSTATUS(status) == 0 || state != RUNNING)
-			log_info("worker %d (pid %d) exited with code %d", i + 1,
-			    pid, WEXITSTATUS(status));
+			log_info("worker %d (pid %d) exited with code %d", p->id,
+			    (int)p->pid, WEXITSTATUS(status));
 		else
-			log_warnx("worker %d (pid %d) exited with code %d",
-			    i + 1, pid, WEXITSTATUS(status));
+			log_warnx("worker %d (pid %d) exited with code %d%s",
+			    p->id, (int)p->pid, WEXITSTATUS(status), req);
 	} else if (WIFSIGNALED(status)) {
 		const char *name = sigabbrev_np(WTERMSIG(status));
 
 		if (state == RUNNING)
-			log_warnx("worker %d (pid %d) killed by SIG%s%s", i + 1,
-			    pid, name ? name : "?",
-			    WCOREDUMP(status) ? " (core dumped)" : "");
+			log_warnx("worker %d (pid %d) killed by SIG%s%s%s",
+			    p->id, (int)p->pid, name ? name : "?",
+			    WCOREDUMP(status) ? " (core dumped)" : "", req);
 		else
-			log_info("worker %d (pid %d) killed by SIG%s", i + 1,
-			    pid, name ? name : "?");
+			log_info("worker %d (pid %d) killed by SIG%s", p->id,
+			    (int)p->pid, name ? name : "?");
 	}
-	slots[i].pid = 0;
-	sb->slot[i].pid = 0;
-	sb->slot[i].state = SB_EMPTY;
-	if (state != RUNNING)
+	if (p->pid == recycling)
+		recycling = 0;
+	s->pid = 0;
+	s->state = SB_EMPTY;
+	p->pid = 0;
+	if (state != RUNNING || p->retiring)
 		return;
 	if (quick && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
 		long long prev = backoff_ms;
@@ -184,7 +255,8 @@ reaped(int i, int status)
 		backoff_ms = backoff_ms == 0 ? BACKOFF_MIN_MS :
 		    (backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
 		    backoff_ms * 2);
-		next_spawn = now_ms() + backoff_ms + random() % (backoff_ms / 2 + 1);
+		next_spawn = now_ms() + backoff_ms +
+		    random() % (backoff_ms / 2 + 1);
 		if (prev == 0)
 			log_warnx("workers die right after start: respawning "
 			    "with backoff (up to %d ms)", BACKOFF_MAX_MS);
@@ -197,17 +269,14 @@ reaped(int i, int status)
 static void
 reap(void)
 {
+	struct proc *p;
 	pid_t pid;
 	int status;
 
 	got_chld = 0;
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		for (int i = 0; i < MAX_WORKERS; i++)
-			if (slots[i].pid == pid) {
-				reaped(i, status);
-				break;
-			}
-	}
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		if ((p = by_pid(pid)) != NULL)
+			reaped(p, status);
 }
 
 /* Graceful: stop accepting (after the drain delay), finish requests. */
@@ -231,6 +300,14 @@ begin_kill(int sig)
 	signal_all(sig);
 	state = KILLING;
 	deadline = now_ms() + (sig == SIGKILL ? 0 : FAST_STOP_MS);
+}
+
+/* Retires p gracefully: it finishes its connection and exits. */
+static void
+retire(struct proc *p)
+{
+	p->retiring = true;
+	kill(p->pid, SIGQUIT);
 }
 
 /* Acts on signal flags: terminate > quit > the rest. */
@@ -258,11 +335,12 @@ handle_flags(void)
 		log_info("SIGTTIN: %d workers wanted", target);
 	}
 	if (got_ttou && state == RUNNING) {
+		struct proc *p;
+
 		if (target > 1) {
+			if ((p = active(target)) != NULL)
+				retire(p);
 			target--;
-			for (int i = MAX_WORKERS - 1; i >= target; i--)
-				if (slots[i].pid > 0)
-					kill(slots[i].pid, SIGQUIT);
 		}
 		log_info("SIGTTOU: %d workers wanted", target);
 	}
@@ -290,19 +368,88 @@ handle_deadlines(void)
 	}
 }
 
-/* Keeps one worker in each of the first `target` slots. */
+/*
+ * The second stage of --timeout: a worker whose own timer did not end a
+ * handler in time is killed here, from its scoreboard heartbeat.
+ */
+static void
+murder(void)
+{
+	long long now = now_ms();
+	char req[160];
+
+	for (int i = 0; i < MAX_PROCS; i++) {
+		struct proc *p = &procs[i];
+		struct sb_slot *s = &sb->slot[p->sbi];
+		long long start;
+
+		if (p->pid <= 0 || s->state != SB_HANDLING)
+			continue;
+		start = s->req_start_ms;
+		if (start == 0 || now - start <= cfg->timeout_ms +
+		    MURDER_GRACE_MS)
+			continue;
+		describe_request(s, req, sizeof(req));
+		log_warnx("worker %d (pid %d) stuck for %lld ms%s: killing it",
+		    p->id, (int)p->pid, now - start, req);
+		kill(p->pid, SIGKILL);
+		s->req_start_ms = 0;	/* once */
+	}
+}
+
+/*
+ * --max-requests: a worker past its quota asks to be replaced (its
+ * scoreboard flag). One at a time, its replacement is started first and
+ * the old one is told to finish only once the new one accepts.
+ */
+static void
+recycle(void)
+{
+	struct proc *old = NULL;
+
+	got_sb = 0;
+	if (state != RUNNING)
+		return;
+	if (recycling != 0) {
+		struct proc *r = by_pid(recycling);
+		struct proc *n = r ? active(r->id) : NULL;
+
+		if (r == NULL) {
+			recycling = 0;
+		} else if (n != NULL && sb->slot[n->sbi].state != SB_STARTING &&
+		    !r->retiring) {
+			log_info("worker %d (pid %d) recycled after %llu "
+			    "requests", r->id, (int)r->pid,
+			    sb->slot[r->sbi].requests);
+			retire(r);
+		}
+		return;
+	}
+	for (int i = 0; i < MAX_PROCS && old == NULL; i++)
+		if (procs[i].pid > 0 && !procs[i].retiring &&
+		    !procs[i].replaced && sb->slot[procs[i].sbi].recycle)
+			old = &procs[i];
+	if (old == NULL)
+		return;
+	/* It keeps serving until its successor accepts. */
+	recycling = old->pid;
+	old->replaced = true;
+	spawn(old->id);
+}
+
+/* Keeps one serving worker for each id 1..target. */
 static void
 maintain(void)
 {
 	if (state != RUNNING || now_ms() < next_spawn)
 		return;
-	for (int i = 0; i < target; i++) {
-		if (slots[i].pid == 0) {
-			spawn(i);
-			if (backoff_ms != 0) {	/* one at a time while failing */
-				next_spawn = now_ms() + backoff_ms;
-				return;
-			}
+	for (int id = 1; id <= target; id++) {
+		if (active(id) != NULL)
+			continue;
+		spawn(id);
+		if (backoff_ms != 0) {	/* one at a time while failing */
+			next_spawn = now_ms() + backoff_ms;
+			return;
 		}
 	}
 }
@@ -315,8 +462,11 @@ sleep_until_event(const sigset_t *mask)
 
 	if (state != RUNNING)
 		wake = deadline;
-	if (state == RUNNING && next_spawn > now && count_workers() < target)
-		wake = next_spawn;
+	else {
+		wake = now + MASTER_TICK_MS;	/* heartbeats, recycling */
+		if (next_spawn > now && next_spawn < wake)
+			wake = next_spawn;
+	}
 	if (wake != -1) {
 		long long d = wake > now ? wake - now : 0;
 
@@ -325,7 +475,8 @@ sleep_until_event(const sigset_t *mask)
 		tsp = &ts;
 	}
 	if (got_chld || got_term || got_quit || got_int || got_hup ||
-	    got_usr1 || got_usr2 || got_ttin || got_ttou || got_winch)
+	    got_usr1 || got_usr2 || got_ttin || got_ttou || got_winch ||
+	    got_sb)
 		return;
 	(void)ppoll(NULL, 0, tsp, mask);
 }
@@ -358,6 +509,10 @@ master_run(const struct cfg *c, int *lfd, int nlfd)
 		reap();
 		handle_flags();
 		handle_deadlines();
+		if (state == RUNNING) {
+			murder();
+			recycle();
+		}
 		maintain();
 		if (state != RUNNING && count_workers() == 0)
 			break;

@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "api.h"
+#include "crash.h"
 #include "preforkd.h"
 #include "resp.h"
 #include "worker.h"
@@ -112,7 +113,9 @@ api_handle(struct conn *c, const struct module *m)
 	    &r->qlen) != 0)
 		return 400;
 
+	crash_handler_begin();
 	rc = m->desc->handle(r, m->state);
+	crash_handler_end();
 
 	if (r->hijacked) {
 		c->hijacked = true;

@@ -152,7 +152,8 @@ static ssize_t
 idle_wait(struct conn *c)
 {
 	struct pollfd pfd[1 + MAX_LISTENERS];
-	long long deadline = now_ms() + c->cfg->idle_timeout_ms, left;
+	long long idle_start = now_ms();
+	long long deadline = idle_start + c->cfg->idle_timeout_ms, left;
 	int rc;
 
 	pfd[0].fd = c->fd;
@@ -175,11 +176,13 @@ idle_wait(struct conn *c)
 			break;
 		if (pfd[0].revents != 0)
 			return read_some(c);
-		if (should_yield(c))
+		/* A client waits. A connection in active use was told by its
+		 * last response (should_yield at the head); closing it now
+		 * would race its next request, so only one idle for a while
+		 * is let go here, silently. */
+		if (now_ms() - idle_start >= IDLE_YIELD_MS && should_yield(c))
 			return -1;
-		/* Another worker takes it, or our slice is not over yet:
-		 * watch only the client for a moment. */
-		rc = poll(pfd, 1, 1);
+		rc = poll(pfd, 1, IDLE_YIELD_MS / 4);
 		if (rc > 0)
 			return read_some(c);
 		if (rc == -1 && errno == EINTR && worker_stop)
@@ -574,6 +577,12 @@ serve_one(struct conn *c)
 
 	c->nreq++;
 	worker_slot->requests++;
+	sb_copy(worker_slot->method, sizeof(worker_slot->method),
+	    http_method_str(q->method), strlen(http_method_str(q->method)));
+	sb_copy(worker_slot->path, sizeof(worker_slot->path), q->target,
+	    q->target_len);
+	worker_slot->req_start_ms = (long long)c->t0.tv_sec * 1000 +
+	    c->t0.tv_nsec / 1000000;
 	worker_slot->state = SB_HANDLING;
 	c->have_req = true;
 	c->status = 0;
@@ -592,6 +601,12 @@ serve_one(struct conn *c)
 	}
 	finish_body(c);
 	access_log(c);
+	worker_slot->req_start_ms = 0;
+	if (worker_quota != 0 && worker_slot->requests >= worker_quota &&
+	    !worker_slot->recycle) {
+		worker_slot->recycle = 1;	/* the master replaces us */
+		kill(getppid(), MASTER_SIG_SB);
+	}
 }
 
 void
@@ -609,6 +624,8 @@ conn_serve(struct conn *c, int fd, const struct sockaddr *peer,
 	memcpy(&c->peer, peer, peerlen);
 	c->peerlen = peerlen;
 	cfg_addr_str(peer, peerlen, c->peer_str, sizeof(c->peer_str));
+	sb_copy(worker_slot->client, sizeof(worker_slot->client), c->peer_str,
+	    strlen(c->peer_str));
 	/* Drop the port: the log wants the client's address. */
 	if (peer->sa_family != AF_UNIX) {
 		char *colon = strrchr(c->peer_str, ':');

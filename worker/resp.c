@@ -78,6 +78,12 @@ date_get(void)
 	return date_line;
 }
 
+const char *
+resp_date_line(void)
+{
+	return date_get();
+}
+
 static void
 put(struct conn *c, const char *s, size_t n)
 {

@@ -13,6 +13,8 @@
 #include "conn.h"
 
 const char *resp_reason(int status);
+/* The current "Date: ...\r\n" line (refreshed by every response). */
+const char *resp_date_line(void);
 /* Starts a response: status line, Date and Server. */
 void	resp_begin(struct conn *c, int status);
 /* Adds one header field; the value must not contain CR or LF. */

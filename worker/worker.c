@@ -16,6 +16,7 @@
 
 #include "api.h"
 #include "conn.h"
+#include "crash.h"
 #include "module.h"
 #include "log.h"
 #include "static.h"
@@ -25,6 +26,7 @@
 #define WORKER_EXIT_BOOT	3	/* could not start: not a request crash */
 
 volatile sig_atomic_t worker_stop;
+unsigned long long	worker_quota;	/* requests before recycling, 0: none */
 struct sb		*worker_sb;
 struct sb_slot		*worker_slot;
 
@@ -55,6 +57,7 @@ worker_signals(void)
 	sa.sa_handler = SIG_DFL;
 	for (size_t i = 0; i < sizeof(dflt) / sizeof(dflt[0]); i++)
 		sigaction(dflt[i], &sa, NULL);
+	sigaction(MASTER_SIG_SB, &sa, NULL);
 	/* No SA_RESTART: QUIT must interrupt a blocking accept or read. */
 	sa.sa_handler = on_quit;
 	sigaction(SIGQUIT, &sa, NULL);
@@ -115,6 +118,7 @@ accept_loop(const int *lfd, int nlfd, pid_t master)
 	socklen_t sslen;
 	int fd;
 
+	kill(master, MASTER_SIG_SB);	/* ready: a recycle may proceed */
 	for (;;) {
 		bool stopping = worker_stop;
 
@@ -154,13 +158,14 @@ accept_loop(const int *lfd, int nlfd, pid_t master)
 
 void
 worker_main(const struct cfg *cfg, int id, int gen, const int *lfd, int nlfd,
-    struct sb *sb)
+    struct sb *sb, int sbi)
 {
 	pid_t master = getppid();
 	char err[512];
 
 	worker_sb = sb;
-	worker_slot = &sb->slot[id - 1];
+	worker_slot = &sb->slot[sbi];
+	worker_slot->pid = getpid();
 	log_set_role(id);
 	worker_signals();
 	if (prctl(PR_SET_PDEATHSIG, SIGQUIT) == -1 || getppid() != master)
@@ -174,6 +179,13 @@ worker_main(const struct cfg *cfg, int id, int gen, const int *lfd, int nlfd,
 		log_warn("cannot allocate connection buffers");
 		_exit(WORKER_EXIT_BOOT);
 	}
+	if (cfg->max_requests > 0) {
+		srandom((unsigned)getpid());
+		worker_quota = (unsigned long long)cfg->max_requests +
+		    (cfg->max_requests_jitter > 0 ? (unsigned long long)random() %
+		    ((unsigned long long)cfg->max_requests_jitter + 1) : 0);
+	}
+	crash_init(&conn, id, cfg->timeout_ms);
 	if (api_init(cfg) == -1) {
 		log_warn("cannot allocate module request state");
 		_exit(WORKER_EXIT_BOOT);

@@ -13,15 +13,21 @@
 /* Set by SIGQUIT: finish the current request, then exit. */
 extern volatile sig_atomic_t worker_stop;
 
+/* Requests after which this worker asks to be recycled (0: never). */
+extern unsigned long long worker_quota;
+
+/* A worker tells the master to look at the scoreboard (recycling). */
+#define MASTER_SIG_SB	(SIGRTMIN + 1)
+
 /* This worker's scoreboard and its own slot. */
 extern struct sb	*worker_sb;
 extern struct sb_slot	*worker_slot;
 
 /*
- * Runs worker id (1-based; its scoreboard slot is id - 1) of generation
- * gen on the listeners lfd[0..nlfd).
+ * Runs worker id (1..N) of generation gen, which owns scoreboard slot
+ * sbi, on the listeners lfd[0..nlfd).
  */
 void	worker_main(const struct cfg *cfg, int id, int gen, const int *lfd,
-	    int nlfd, struct sb *sb) __attribute__((noreturn));
+	    int nlfd, struct sb *sb, int sbi) __attribute__((noreturn));
 
 #endif

@@ -1,0 +1,281 @@
+/*
+ * crash - on SIGSEGV, SIGBUS, SIGFPE, SIGILL or SIGABRT a worker answers
+ * its client 500 (when no byte of the response went out yet), writes the
+ * request and a backtrace to the error log, and re-raises the signal so
+ * that the master sees how it died. On --timeout (SIGALRM) it answers 503
+ * instead and exits with WORKER_EXIT_TIMEOUT.
+ *
+ * The timer costs no syscall per request: it is armed when a handler
+ * starts and none is pending; when it fires early (it was armed for an
+ * earlier request), it re-arms itself for the current one's deadline.
+ */
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <errno.h>
+#include <execinfo.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crash.h"
+#include "httpdate.h"
+#include "log.h"
+#include "resp.h"
+#include "worker.h"
+
+#define BT_DEPTH	64
+
+static struct conn		*cur;
+static int			 wid;
+static int			 limit_ms;
+static volatile sig_atomic_t	 in_handler;
+static volatile sig_atomic_t	 timer_armed;
+static volatile long long	 handler_start;
+
+/* --- async-signal-safe formatting ------------------------------------ */
+
+struct line {
+	char	buf[1024];
+	size_t	len;
+};
+
+static void
+add(struct line *l, const char *s, size_t n)
+{
+	if (n > sizeof(l->buf) - l->len)
+		n = sizeof(l->buf) - l->len;
+	memcpy(l->buf + l->len, s, n);
+	l->len += n;
+}
+
+static void
+adds(struct line *l, const char *s)
+{
+	add(l, s, strlen(s));
+}
+
+static void
+addu(struct line *l, unsigned long long v, int width)
+{
+	char d[24];
+	int n = 0;
+
+	do {
+		d[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0 && n < (int)sizeof(d));
+	while (n < width && n < (int)sizeof(d))
+		d[n++] = '0';
+	while (n > 0)
+		add(l, &d[--n], 1);
+}
+
+/* The error log's line prefix, with the UTC date computed by hand
+ * (gmtime_r may take a lock). */
+static void
+prefix(struct line *l)
+{
+	struct timespec ts;
+	long long days, z, era, doe, yoe, y, doy, mp, d, m, secs;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	days = ts.tv_sec / 86400;
+	secs = ts.tv_sec % 86400;
+	z = days + 719468;		/* civil date from days since epoch */
+	era = z / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	y = yoe + era * 400;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	d = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	y += m <= 2;
+	addu(l, (unsigned long long)y, 4);
+	adds(l, "-");
+	addu(l, (unsigned long long)m, 2);
+	adds(l, "-");
+	addu(l, (unsigned long long)d, 2);
+	adds(l, "T");
+	addu(l, (unsigned long long)(secs / 3600), 2);
+	adds(l, ":");
+	addu(l, (unsigned long long)(secs / 60 % 60), 2);
+	adds(l, ":");
+	addu(l, (unsigned long long)(secs % 60), 2);
+	adds(l, ".");
+	addu(l, (unsigned long long)(ts.tv_nsec / 1000000), 3);
+	adds(l, "Z error worker ");
+	addu(l, (unsigned long long)wid, 0);
+	adds(l, " pid=");
+	addu(l, (unsigned long long)getpid(), 0);
+	adds(l, ": ");
+}
+
+/* " while serving GET /x from 1.2.3.4:5" from our scoreboard slot. */
+static void
+add_request(struct line *l)
+{
+	const struct sb_slot *s = worker_slot;
+
+	if (s == NULL || s->req_start_ms == 0)
+		return;
+	adds(l, " while serving ");
+	add(l, s->method, strnlen(s->method, sizeof(s->method)));
+	adds(l, " ");
+	add(l, s->path, strnlen(s->path, sizeof(s->path)));
+	adds(l, " from ");
+	add(l, s->client, strnlen(s->client, sizeof(s->client)));
+}
+
+/* Answers status with Connection: close if the response has not begun,
+ * then lets the client read it (half-close, short drain). */
+static void
+answer(int status)
+{
+	struct line l;
+	char drain[4096];
+	struct pollfd pfd;
+	const char *reason = status == 500 ? "Internal Server Error" :
+	    "Service Unavailable";
+
+	if (cur == NULL || cur->fd < 0 || cur->head_sent || cur->hijacked ||
+	    worker_slot == NULL || worker_slot->req_start_ms == 0)
+		return;
+	l.len = 0;
+	adds(&l, "HTTP/1.1 ");
+	addu(&l, (unsigned long long)status, 0);
+	adds(&l, " ");
+	adds(&l, reason);
+	adds(&l, "\r\nServer: preforkd\r\n");
+	adds(&l, resp_date_line());
+	adds(&l, "Content-Type: text/plain; charset=utf-8\r\nContent-Length: ");
+	addu(&l, strlen(reason) + 5, 0);
+	adds(&l, "\r\nConnection: close\r\n\r\n");
+	addu(&l, (unsigned long long)status, 0);
+	adds(&l, " ");
+	adds(&l, reason);
+	adds(&l, "\n");
+	(void)send(cur->fd, l.buf, l.len, MSG_NOSIGNAL);
+	(void)shutdown(cur->fd, SHUT_WR);
+	pfd.fd = cur->fd;
+	pfd.events = POLLIN;
+	for (int i = 0; i < 16 && poll(&pfd, 1, 100) > 0; i++)
+		if (read(cur->fd, drain, sizeof(drain)) <= 0)
+			break;
+}
+
+static void
+log_with_backtrace(const char *what)
+{
+	void *frames[BT_DEPTH];
+	struct line l;
+	int n, fd = log_error_fd();
+
+	l.len = 0;
+	prefix(&l);
+	adds(&l, what);
+	add_request(&l);
+	adds(&l, "; backtrace:\n");
+	(void)write(fd, l.buf, l.len);
+	n = backtrace(frames, BT_DEPTH);
+	backtrace_symbols_fd(frames, n, fd);
+}
+
+static void
+on_crash(int sig)
+{
+	const char *name = sig == SIGSEGV ? "crashed with SIGSEGV" :
+	    sig == SIGBUS ? "crashed with SIGBUS" :
+	    sig == SIGFPE ? "crashed with SIGFPE" :
+	    sig == SIGILL ? "crashed with SIGILL" : "crashed with SIGABRT";
+
+	answer(500);
+	log_with_backtrace(name);
+	/* SA_RESETHAND restored the default: die of the real signal. */
+	raise(sig);
+}
+
+static void
+arm(long long ms)
+{
+	struct itimerval it = { { 0, 0 }, { ms / 1000, (ms % 1000) * 1000 } };
+
+	if (ms < 1)
+		it.it_value.tv_usec = 1000;
+	(void)setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static void
+on_alarm(int sig)
+{
+	struct timespec ts;
+	long long now, elapsed;
+	int saved = errno;
+
+	(void)sig;
+	if (!in_handler) {
+		timer_armed = 0;
+		errno = saved;
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	elapsed = now - handler_start;
+	if (elapsed < limit_ms) {
+		arm(limit_ms - elapsed);	/* armed for an earlier request */
+		errno = saved;
+		return;
+	}
+	answer(503);
+	log_with_backtrace("handler timed out (--timeout)");
+	_exit(WORKER_EXIT_TIMEOUT);
+}
+
+void
+crash_init(struct conn *c, int worker_id, int timeout_ms)
+{
+	static const int fatal[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
+	void *warm[2];
+	struct sigaction sa;
+	stack_t ss;
+
+	cur = c;
+	wid = worker_id;
+	limit_ms = timeout_ms > 0 ? timeout_ms : 1;
+	/* backtrace() loads libgcc_s on first use: not in a handler. */
+	(void)backtrace(warm, 2);
+	ss.ss_size = 64 * 1024;
+	ss.ss_flags = 0;
+	if ((ss.ss_sp = malloc(ss.ss_size)) != NULL)
+		(void)sigaltstack(&ss, NULL);
+	memset(&sa, 0, sizeof(sa));
+	sigfillset(&sa.sa_mask);
+	sa.sa_handler = on_crash;
+	sa.sa_flags = SA_ONSTACK | SA_RESETHAND | SA_NODEFER;
+	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+		sigaction(fatal[i], &sa, NULL);
+	sa.sa_handler = on_alarm;
+	sa.sa_flags = SA_ONSTACK | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+}
+
+void
+crash_handler_begin(void)
+{
+	handler_start = sb_now_ms();
+	in_handler = 1;
+	if (!timer_armed) {
+		timer_armed = 1;
+		arm(limit_ms);
+	}
+}
+
+void
+crash_handler_end(void)
+{
+	in_handler = 0;
+}

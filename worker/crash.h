@@ -1,0 +1,19 @@
+/*
+ * crash - what a worker does when its handler crashes or runs too long.
+ * The one place where a signal handler does real work (STYLE "Signals"):
+ * only async-signal-safe calls, on an alternate stack.
+ */
+#ifndef PREFORKD_CRASH_H
+#define PREFORKD_CRASH_H
+
+#include "conn.h"
+
+#define WORKER_EXIT_TIMEOUT	4	/* the handler ran past --timeout */
+
+/* Installs the crash and timeout handlers for the connection c. */
+void	crash_init(struct conn *c, int worker_id, int timeout_ms);
+/* Brackets a module handler call: --timeout runs between them. */
+void	crash_handler_begin(void);
+void	crash_handler_end(void);
+
+#endif

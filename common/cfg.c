@@ -340,6 +340,12 @@ cfg_set(struct cfg *c, const char *key, const char *val, char *err,
 		c->nlisten++;
 		return 0;
 	}
+	if (strcmp(key, "status-listen") == 0) {
+		if (cfg_parse_listen(val, &c->status_listen, err, errlen) == -1)
+			return -1;
+		c->has_status = 1;
+		return 0;
+	}
 	if (strcmp(key, "workers") == 0) {
 		if (strcmp(val, "auto") == 0) {
 			long n = sysconf(_SC_NPROCESSORS_ONLN);

@@ -39,6 +39,8 @@ struct cfg {
 	char			docroot[PATH_MAX];
 	struct cfg_listen	listen[MAX_LISTENERS];
 	int			nlisten;
+	struct cfg_listen	status_listen;		/* --status-listen */
+	int			has_status;
 	int			workers;
 	int			timeout_ms;
 	int			header_timeout_ms;

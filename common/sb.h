@@ -36,7 +36,12 @@ struct sb_slot {
 };
 
 struct sb {
-	struct sb_slot	slot[SB_SLOTS];
+	volatile pid_t		master_pid;
+	volatile int		generation;
+	volatile int		target;		/* workers wanted */
+	volatile long long	master_started_ms;
+	volatile long long	master_started_unix; /* wall clock, seconds */
+	struct sb_slot		slot[SB_SLOTS];
 };
 
 /* Maps a zeroed scoreboard shared with future children, or NULL. */

@@ -18,7 +18,7 @@ enum {
 	OPT_DRAIN_DELAY, OPT_GRACEFUL_TIMEOUT, OPT_MAX_REQUESTS,
 	OPT_MAX_REQUESTS_JITTER, OPT_KEEPALIVE_REQUESTS, OPT_MAX_HEADER_SIZE,
 	OPT_MAX_BODY_SIZE, OPT_BACKLOG, OPT_ACCESS_LOG, OPT_ACCESS_LOG_FORMAT,
-	OPT_ERROR_LOG, OPT_LOG_LEVEL, OPT_MODULE_OPTION
+	OPT_ERROR_LOG, OPT_LOG_LEVEL, OPT_MODULE_OPTION, OPT_STATUS_LISTEN
 };
 
 static const struct option longopts[] = {
@@ -46,6 +46,7 @@ static const struct option longopts[] = {
 	{ "max-header-size",	required_argument, NULL, OPT_MAX_HEADER_SIZE },
 	{ "max-body-size",	required_argument, NULL, OPT_MAX_BODY_SIZE },
 	{ "backlog",		required_argument, NULL, OPT_BACKLOG },
+	{ "status-listen",	required_argument, NULL, OPT_STATUS_LISTEN },
 	{ "access-log",		required_argument, NULL, OPT_ACCESS_LOG },
 	{ "access-log-format",	required_argument, NULL, OPT_ACCESS_LOG_FORMAT },
 	{ "error-log",		required_argument, NULL, OPT_ERROR_LOG },
@@ -68,6 +69,8 @@ flags_usage(FILE *f)
 "                             repeatable (default 127.0.0.1:8080)\n"
 "  -w, --workers N|auto       worker processes (default: online CPUs)\n"
 "      --backlog N            listen backlog (default 1024)\n"
+"      --status-listen ADDR   serve /status (text, ?format=json|html) from\n"
+"                             a separate process on ADDR (default: off)\n"
 "\n"
 "Timeouts (seconds, decimals allowed):\n"
 "      --header-timeout S     to receive a request head (default 10)\n"

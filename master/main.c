@@ -91,7 +91,7 @@ main(int argc, char **argv)
 	static struct cfg c;
 	static int lfd[MAX_LISTENERS];
 	char err[512];
-	int action, code, rc;
+	int action, code, rc, sfd = -1;
 
 	setproctitle_init(argc, argv, environ);
 	cfg_defaults(&c);
@@ -128,7 +128,16 @@ main(int argc, char **argv)
 			exit(code);
 		}
 	}
-	rc = master_run(&c, lfd, c.nlisten);
+	if (c.has_status && (sfd = listen_open(&c, &c.status_listen, err,
+	    sizeof(err), &code)) == -1) {
+		log_errorx("%s", err);
+		if (strcmp(c.error_log, "-") != 0)
+			fprintf(stderr, "preforkd: %s\n", err);
+		exit(code);
+	}
+	rc = master_run(&c, lfd, c.nlisten, sfd);
+	if (c.has_status)
+		listen_unlink(&c.status_listen);
 	for (int i = 0; i < c.nlisten; i++)
 		listen_unlink(&c.listen[i]);
 	return rc;

@@ -21,6 +21,7 @@
 #include "master.h"
 #include "sb.h"
 #include "title.h"
+#include "status.h"
 #include "worker.h"
 
 #define BOOT_GRACE_MS	1000	/* a death sooner than this is a boot failure */
@@ -52,6 +53,9 @@ static struct sb	*sb;
 static const struct cfg	*cfg;
 static int		*lfds;
 static int		 nlfds;
+static int		 sfd = -1;	/* --status-listen */
+static pid_t		 status_pid;
+static long long	 status_next;	/* no respawn before this */
 static int		 target;	/* workers wanted */
 static int		 gen = 1;
 static long long	 next_spawn;	/* backoff: no spawn before this */
@@ -274,9 +278,16 @@ reap(void)
 	int status;
 
 	got_chld = 0;
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		if ((p = by_pid(pid)) != NULL)
 			reaped(p, status);
+		else if (pid == status_pid) {
+			if (state == RUNNING)
+				log_warnx("status process (pid %d) died: "
+				    "restarting it", (int)pid);
+			status_pid = 0;
+		}
+	}
 }
 
 /* Graceful: stop accepting (after the drain delay), finish requests. */
@@ -481,19 +492,48 @@ sleep_until_event(const sigset_t *mask)
 	(void)ppoll(NULL, 0, tsp, mask);
 }
 
+/* The status process: a small server of its own on --status-listen. */
+static void
+spawn_status(void)
+{
+	pid_t pid;
+
+	if (sfd == -1 || status_pid != 0 || state != RUNNING ||
+	    now_ms() < status_next)
+		return;
+	status_next = now_ms() + 1000;		/* at most one respawn a second */
+	if ((pid = fork()) == -1) {
+		log_warn("fork() for the status process failed");
+		return;
+	}
+	if (pid == 0) {
+		for (int i = 0; i < nlfds; i++)
+			close(lfds[i]);		/* it serves only its own */
+		status_main(cfg, sfd, sb);
+	}
+	status_pid = pid;
+	log_info("status process started (pid %d)", (int)pid);
+}
+
 int
-master_run(const struct cfg *c, int *lfd, int nlfd)
+master_run(const struct cfg *c, int *lfd, int nlfd, int status_fd)
 {
 	sigset_t sleep_mask;
 
 	cfg = c;
 	lfds = lfd;
 	nlfds = nlfd;
+	sfd = status_fd;
 	target = c->workers;
 	if ((sb = sb_create()) == NULL) {
 		log_warn("cannot map the scoreboard");
 		return EX_OSERR;
 	}
+	sb->master_pid = getpid();
+	sb->generation = gen;
+	sb->target = target;
+	sb->master_started_ms = now_ms();
+	sb->master_started_unix = (long long)time(NULL);
 	srandom((unsigned)getpid());
 	install_signals(&sleep_mask);
 	title_set("preforkd: master (gen %d) %s%s", gen, c->listen[0].spec,
@@ -503,6 +543,7 @@ master_run(const struct cfg *c, int *lfd, int nlfd)
 			(void)fcntl(lfd[i], F_SETFL,
 			    fcntl(lfd[i], F_GETFL) | O_NONBLOCK);
 	maintain();
+	spawn_status();
 	log_info("ready: %d workers", count_workers());
 	for (;;) {
 		sleep_until_event(&sleep_mask);
@@ -514,7 +555,11 @@ master_run(const struct cfg *c, int *lfd, int nlfd)
 			recycle();
 		}
 		maintain();
-		if (state != RUNNING && count_workers() == 0)
+		spawn_status();
+		sb->target = target;
+		if (state != RUNNING && status_pid != 0)
+			kill(status_pid, SIGTERM);
+		if (state != RUNNING && count_workers() == 0 && status_pid == 0)
 			break;
 	}
 	log_info("exiting");

@@ -7,7 +7,10 @@
 
 #include "cfg.h"
 
-/* Runs the master loop until shutdown; returns the exit status. */
-int	master_run(const struct cfg *cfg, int *lfd, int nlfd);
+/*
+ * Runs the master loop until shutdown; returns the exit status. sfd is
+ * the --status-listen socket, or -1.
+ */
+int	master_run(const struct cfg *cfg, int *lfd, int nlfd, int sfd);
 
 #endif

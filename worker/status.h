@@ -1,0 +1,17 @@
+/*
+ * status - the status process (SPEC section 9): a small server of its own
+ * on --status-listen, forked by the master, that renders the scoreboard.
+ * It is neither the master nor a request worker, so it answers while
+ * every worker is busy or hung.
+ */
+#ifndef PREFORKD_STATUS_H
+#define PREFORKD_STATUS_H
+
+#include "cfg.h"
+#include "sb.h"
+
+/* Serves the status endpoints on the listening socket fd; never returns. */
+void	status_main(const struct cfg *cfg, int fd, const struct sb *sb)
+	    __attribute__((noreturn));
+
+#endif

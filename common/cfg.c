@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -445,6 +446,95 @@ bad_seconds:
 	snprintf(err, errlen, "invalid value '%s' for %s: must be seconds "
 	    "(0 to %d, up to 3 decimals)", val, key, MAX_TIMEOUT_MS / 1000);
 	return -1;
+}
+
+void
+cfg_clear(struct cfg *c, const char *key)
+{
+	if (strcmp(key, "listen") == 0)
+		c->nlisten = 0;
+	else if (strcmp(key, "module") == 0)
+		c->nmodules = 0;
+	else if (strcmp(key, "module-option") == 0)
+		c->nmodule_options = 0;
+}
+
+/* Keys that make no sense in a file. */
+static bool
+file_key_ok(const char *key)
+{
+	static const char *no[] = { "config", "check-config", "help",
+	    "version", "signal" };
+
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		if (strcmp(key, no[i]) == 0)
+			return false;
+	return true;
+}
+
+int
+cfg_load_file(struct cfg *c, const char *path, char *err, size_t errlen)
+{
+	char line[4096], why[512];
+	FILE *f;
+	int lineno = 0, rc = -1;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *p = line, *key, *val, *end;
+
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			snprintf(err, errlen, "%s:%d: line too long", path, lineno);
+			goto done;
+		}
+		/* comments: '#' at the start or after white space */
+		for (char *h = line; (h = strchr(h, '#')) != NULL; h++)
+			if (h == line || h[-1] == ' ' || h[-1] == '\t') {
+				*h = '\0';
+				break;
+			}
+		while (*p == ' ' || *p == '\t')
+			p++;
+		end = p + strlen(p);
+		while (end > p && (end[-1] == '\n' || end[-1] == '\r' ||
+		    end[-1] == ' ' || end[-1] == '\t'))
+			*--end = '\0';
+		if (*p == '\0')
+			continue;
+		key = p;
+		p += strcspn(p, " \t");
+		if (*p != '\0')
+			*p++ = '\0';
+		while (*p == ' ' || *p == '\t')
+			p++;
+		val = p;
+		if (!file_key_ok(key)) {
+			snprintf(err, errlen, "%s:%d: '%s' cannot be set in a "
+			    "config file", path, lineno, key);
+			goto done;
+		}
+		if (*val == '\0') {
+			snprintf(err, errlen, "%s:%d: '%s' needs a value", path,
+			    lineno, key);
+			goto done;
+		}
+		if (cfg_set(c, key, val, why, sizeof(why)) == -1) {
+			snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
+			goto done;
+		}
+	}
+	if (ferror(f)) {
+		snprintf(err, errlen, "%s: read error", path);
+		goto done;
+	}
+	rc = 0;
+done:
+	fclose(f);
+	return rc;
 }
 
 int

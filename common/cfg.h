@@ -77,6 +77,16 @@ void	cfg_defaults(struct cfg *c);
 int	cfg_set(struct cfg *c, const char *key, const char *val, char *err,
 	    size_t errlen);
 
+/*
+ * Reads a config file: one "key value" per line, keys are the long flag
+ * names (and "docroot"), '#' starts a comment at the start of a line or
+ * after white space. Returns 0, or -1 with "FILE:LINE: reason" in err.
+ */
+int	cfg_load_file(struct cfg *c, const char *path, char *err, size_t errlen);
+
+/* Empties a repeatable key's list (flags replace the file's list). */
+void	cfg_clear(struct cfg *c, const char *key);
+
 /* Applies what the defaults depend on (default listener). Returns 0 or -1. */
 int	cfg_finish(struct cfg *c, char *err, size_t errlen);
 

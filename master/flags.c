@@ -4,6 +4,7 @@
  * later step) gets exactly the same parsing and messages.
  */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -108,12 +109,17 @@ flags_usage(FILE *f)
 "      --error-log FILE|-          (default -: stderr)\n"
 "      --log-level debug|info|warn|error (default info)\n"
 "\n"
+"Configuration:\n"
+"  -c, --config FILE          read FILE: one 'key value' a line, keys are the\n"
+"                             long flag names (and docroot); flags override\n"
+"  -t, --check-config         validate flags, config file and modules, print\n"
+"                             ok; exit 0, or 64/66/78 with the reason\n"
+"\n"
 "Other:\n"
-"  -t, --check-config         validate the flags, print ok, exit 0 or 78\n"
 "  -h, --help                 this text\n"
 "  -V, --version              versions of preforkd, http-parser, libbsd\n"
 "\n"
-"Not implemented yet (rejected with exit 64): -c/--config,\n"
+"Not implemented yet (rejected with exit 64):\n"
 "-D/--daemon, --pid-file, -s/--signal, -u/--user.\n"
 "\n"
 "Signals: TERM/QUIT graceful stop, INT fast stop.\n", f);
@@ -130,9 +136,12 @@ flags_version(FILE *f)
 }
 
 int
-flags_parse(int argc, char **argv, struct cfg *c, char *err, size_t errlen)
+flags_parse(int argc, char **argv, struct cfg *c, const char **config,
+    char *err, size_t errlen)
 {
 	int ch, idx, action = FLAGS_RUN;
+	bool cleared_listen = false, cleared_module = false;
+	bool cleared_option = false;
 	const char *key;
 
 	opterr = 0;
@@ -156,7 +165,10 @@ flags_parse(int argc, char **argv, struct cfg *c, char *err, size_t errlen)
 		case 'm':
 			key = "module";
 			break;
-		case 'c': case 'D': case 's': case 'u':
+		case 'c':
+			*config = optarg;
+			continue;
+		case 'D': case 's': case 'u':
 		case OPT_PIDFILE:
 			snprintf(err, errlen, "option %s is not implemented yet",
 			    argv[optind - 1]);
@@ -181,6 +193,17 @@ flags_parse(int argc, char **argv, struct cfg *c, char *err, size_t errlen)
 				snprintf(err, errlen, "unexpected option");
 				return -1;
 			}
+		}
+		/* A repeatable key given as a flag replaces the file's list. */
+		if (strcmp(key, "listen") == 0 && !cleared_listen) {
+			cfg_clear(c, key);
+			cleared_listen = true;
+		} else if (strcmp(key, "module") == 0 && !cleared_module) {
+			cfg_clear(c, key);
+			cleared_module = true;
+		} else if (strcmp(key, "module-option") == 0 && !cleared_option) {
+			cfg_clear(c, key);
+			cleared_option = true;
 		}
 		if (cfg_set(c, key, optarg, err, errlen) == -1)
 			return -1;

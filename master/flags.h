@@ -9,11 +9,13 @@
 enum flags_action { FLAGS_RUN, FLAGS_CHECK, FLAGS_HELP, FLAGS_VERSION };
 
 /*
- * Parses argv into c (already holding defaults). Returns the action, or
- * -1 with a one-line reason in err.
+ * Parses argv into c (holding defaults, or the config file's values: a
+ * repeatable key given as a flag replaces the file's list). *config is
+ * set to the -c argument, if any. Returns the action, or -1 with a
+ * one-line reason in err.
  */
-int	flags_parse(int argc, char **argv, struct cfg *c, char *err,
-	    size_t errlen);
+int	flags_parse(int argc, char **argv, struct cfg *c, const char **config,
+	    char *err, size_t errlen);
 void	flags_usage(FILE *f);
 void	flags_version(FILE *f);
 

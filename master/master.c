@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
+#include "listen.h"
 #include "log.h"
 #include "master.h"
 #include "sb.h"
@@ -30,6 +32,7 @@
 
 #define MURDER_GRACE_MS	2000	/* past --timeout before the master kills */
 #define MASTER_TICK_MS	500	/* scoreboard checks while running */
+#define RELOAD_START_MS	10000	/* new workers must accept within this */
 
 /* A worker process; several may share an id while one replaces another. */
 struct proc {
@@ -40,6 +43,7 @@ struct proc {
 	long long	started;	/* ms, monotonic */
 	bool		retiring;	/* told to stop; its id is free again */
 	bool		replaced;	/* a successor is starting for its id */
+	long long	retired_at;
 };
 
 #define MAX_PROCS	SB_SLOTS
@@ -50,9 +54,24 @@ static volatile sig_atomic_t got_winch, got_sb;
 
 static struct proc	 procs[MAX_PROCS];
 static struct sb	*sb;
-static const struct cfg	*cfg;
-static int		*lfds;
+/* What a generation of workers runs with. */
+struct genset {
+	struct cfg	cfg;
+	int		lfd[MAX_LISTENERS];
+	int		nlfd;
+};
+
+static struct genset	 sets[2];
+static struct genset	*cur = &sets[0];	/* the serving generation */
+static struct genset	*nxt = &sets[1];	/* the one a reload starts */
+static const struct cfg	*cfg = &sets[0].cfg;
+static int		*lfds = sets[0].lfd;
 static int		 nlfds;
+static int		 saved_argc;
+static char		**saved_argv;
+static bool		 reloading;
+static bool		 reload_failed;
+static long long	 reload_deadline;
 static int		 sfd = -1;	/* --status-listen */
 static pid_t		 status_pid;
 static long long	 status_next;	/* no respawn before this */
@@ -136,7 +155,8 @@ active(int id)
 {
 	for (int i = 0; i < MAX_PROCS; i++)
 		if (procs[i].pid > 0 && procs[i].id == id &&
-		    !procs[i].retiring && !procs[i].replaced)
+		    procs[i].gen == gen && !procs[i].retiring &&
+		    !procs[i].replaced)
 			return &procs[i];
 	return NULL;
 }
@@ -151,7 +171,7 @@ by_pid(pid_t pid)
 }
 
 static void
-spawn(int id)
+spawn_in(const struct genset *gs, int g, int id)
 {
 	struct proc *p = NULL;
 	struct sb_slot *s;
@@ -169,7 +189,7 @@ spawn(int id)
 	s = &sb->slot[sbi];
 	memset((void *)s, 0, sizeof(*s));
 	s->id = id;
-	s->gen = gen;
+	s->gen = g;
 	s->state = SB_STARTING;
 	s->started_ms = now_ms();
 	if ((pid = fork()) == -1) {
@@ -178,15 +198,22 @@ spawn(int id)
 		return;
 	}
 	if (pid == 0)
-		worker_main(cfg, id, gen, lfds, nlfds, sb, sbi);
+		worker_main(&gs->cfg, id, g, gs->lfd, gs->nlfd, sb, sbi);
 	s->pid = pid;
 	p->pid = pid;
 	p->id = id;
-	p->gen = gen;
+	p->gen = g;
 	p->sbi = sbi;
 	p->started = now_ms();
 	p->retiring = p->replaced = false;
-	log_info("worker %d started (pid %d, gen %d)", id, (int)pid, gen);
+	p->retired_at = 0;
+	log_info("worker %d started (pid %d, gen %d)", id, (int)pid, g);
+}
+
+static void
+spawn(int id)
+{
+	spawn_in(cur, gen, id);
 }
 
 static void
@@ -248,6 +275,13 @@ reaped(struct proc *p, int status)
 	}
 	if (p->pid == recycling)
 		recycling = 0;
+	if (reloading && p->gen == gen + 1 && !p->retiring) {
+		reload_failed = true;	/* a new worker died: abort */
+		s->pid = 0;
+		s->state = SB_EMPTY;
+		p->pid = 0;
+		return;
+	}
 	s->pid = 0;
 	s->state = SB_EMPTY;
 	p->pid = 0;
@@ -313,12 +347,171 @@ begin_kill(int sig)
 	deadline = now_ms() + (sig == SIGKILL ? 0 : FAST_STOP_MS);
 }
 
-/* Retires p gracefully: it finishes its connection and exits. */
+/* Retires p gracefully: it finishes its connection and exits (HUP: the
+ * others serve the accept queue); killed past --graceful-timeout. */
 static void
 retire(struct proc *p)
 {
 	p->retiring = true;
-	kill(p->pid, SIGQUIT);
+	p->retired_at = now_ms();
+	kill(p->pid, SIGHUP);
+}
+
+static bool
+same_listener(const struct cfg_listen *a, const struct cfg_listen *b)
+{
+	return a->addrlen == b->addrlen &&
+	    memcmp(&a->addr, &b->addr, a->addrlen) == 0;
+}
+
+/* Is fd one of the serving generation's listeners? */
+static bool
+cur_has_fd(int fd)
+{
+	for (int i = 0; i < cur->nlfd; i++)
+		if (cur->lfd[i] == fd)
+			return true;
+	return false;
+}
+
+/* Closes the next set's listeners that the serving set does not share. */
+static void
+drop_new_listeners(void)
+{
+	for (int i = 0; i < nxt->nlfd; i++)
+		if (!cur_has_fd(nxt->lfd[i])) {
+			close(nxt->lfd[i]);
+			listen_unlink(&nxt->cfg.listen[i]);
+		}
+	nxt->nlfd = 0;
+}
+
+/*
+ * HUP: re-read flags and config file and check them as -t does; on error
+ * the serving generation stays and one line says why. Otherwise bind the
+ * new listeners (keeping the ones both have) and start the new workers;
+ * check_reload() finishes or aborts the switch.
+ */
+static void
+begin_reload(void)
+{
+	char err[1024];
+	int action, code;
+
+	if ((code = config_build(saved_argc, saved_argv, &nxt->cfg, &action,
+	    err, sizeof(err))) != 0) {
+		log_errorx("reload failed, generation %d keeps serving: %s",
+		    gen, err);
+		return;
+	}
+	nxt->nlfd = 0;
+	for (int i = 0; i < nxt->cfg.nlisten; i++) {
+		int fd = -1;
+
+		for (int k = 0; k < cur->nlfd && fd == -1; k++)
+			if (same_listener(&nxt->cfg.listen[i], &cur->cfg.listen[k]))
+				fd = cur->lfd[k];
+		if (fd == -1 && (fd = listen_open(&nxt->cfg, &nxt->cfg.listen[i],
+		    err, sizeof(err), &code)) == -1) {
+			log_errorx("reload failed, generation %d keeps serving: "
+			    "%s", gen, err);
+			drop_new_listeners();
+			return;
+		}
+		nxt->lfd[nxt->nlfd++] = fd;
+		if (nxt->nlfd > 1)
+			(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	}
+	reloading = true;
+	reload_failed = false;
+	reload_deadline = now_ms() + RELOAD_START_MS;
+	log_info("reload: starting generation %d (%d workers)", gen + 1,
+	    nxt->cfg.workers);
+	for (int id = 1; id <= nxt->cfg.workers; id++)
+		spawn_in(nxt, gen + 1, id);
+}
+
+/* Counts the new generation's workers, and how many are past start-up. */
+static int
+new_ready(int *started)
+{
+	int ready = 0;
+
+	*started = 0;
+	for (int i = 0; i < MAX_PROCS; i++) {
+		struct proc *p = &procs[i];
+
+		if (p->pid <= 0 || p->gen != gen + 1)
+			continue;
+		(*started)++;
+		if (sb->slot[p->sbi].state != SB_STARTING)
+			ready++;
+	}
+	return ready;
+}
+
+/* Switches to the new generation once all its workers accept, or
+ * abandons it if one died at start or they took too long. */
+static void
+check_reload(void)
+{
+	struct genset *old;
+	int started, ready;
+
+	if (!reloading)
+		return;
+	ready = new_ready(&started);
+	if (!reload_failed && ready < nxt->cfg.workers &&
+	    now_ms() < reload_deadline)
+		return;
+	reloading = false;
+	if (reload_failed || ready < nxt->cfg.workers) {
+		for (int i = 0; i < MAX_PROCS; i++)
+			if (procs[i].pid > 0 && procs[i].gen == gen + 1) {
+				procs[i].retiring = true;
+				procs[i].retired_at = 0;
+				kill(procs[i].pid, SIGKILL);
+			}
+		drop_new_listeners();
+		log_errorx("reload aborted: the workers of generation %d %s; "
+		    "generation %d keeps serving", gen + 1, reload_failed ?
+		    "died at start" : "did not start in time", gen);
+		return;
+	}
+	for (int i = 0; i < MAX_PROCS; i++)
+		if (procs[i].pid > 0 && procs[i].gen == gen && !procs[i].retiring)
+			retire(&procs[i]);
+	/* The old set's listeners the new one dropped close now. */
+	for (int i = 0; i < cur->nlfd; i++) {
+		bool kept = false;
+
+		for (int k = 0; k < nxt->nlfd; k++)
+			kept |= nxt->lfd[k] == cur->lfd[i];
+		if (!kept) {
+			close(cur->lfd[i]);
+			listen_unlink(&cur->cfg.listen[i]);
+		}
+	}
+	old = cur;
+	cur = nxt;
+	nxt = old;
+	cfg = &cur->cfg;
+	lfds = cur->lfd;
+	nlfds = cur->nlfd;
+	gen++;
+	target = cfg->workers;
+	recycling = 0;
+	sb->generation = gen;
+	{
+		char err[512];
+
+		if (log_open(cfg, err, sizeof(err)) == -1)
+			log_errorx("reload: %s (the old logs stay open)", err);
+	}
+	title_set("preforkd: master (gen %d) %s%s", gen, cfg->listen[0].spec,
+	    cfg->nlisten > 1 ? " ..." : "");
+	log_info("reload: generation %d serving with %d workers; generation "
+	    "%d retiring", gen, target, gen - 1);
 }
 
 /* Acts on signal flags: terminate > quit > the rest. */
@@ -355,9 +548,15 @@ handle_flags(void)
 		}
 		log_info("SIGTTOU: %d workers wanted", target);
 	}
-	if (got_hup || got_usr1 || got_usr2 || got_winch)
-		log_warnx("signal ignored: reload, log reopening and binary "
-		    "upgrade are not implemented yet");
+	if (got_hup && state == RUNNING) {
+		if (reloading)
+			log_warnx("SIGHUP: a reload is in progress already");
+		else
+			begin_reload();
+	}
+	if (got_usr2 || got_winch)
+		log_warnx("signal ignored: binary upgrade and WINCH are not "
+		    "implemented yet");
 	got_ttin = got_ttou = got_hup = got_usr1 = got_usr2 = got_winch = 0;
 }
 
@@ -394,6 +593,15 @@ murder(void)
 		struct sb_slot *s = &sb->slot[p->sbi];
 		long long start;
 
+		if (p->pid > 0 && p->retiring && p->retired_at != 0 &&
+		    now - p->retired_at > cfg->graceful_timeout_ms) {
+			log_warnx("worker %d (pid %d) still busy %d ms after it "
+			    "was retired: killing it", p->id, (int)p->pid,
+			    cfg->graceful_timeout_ms);
+			kill(p->pid, SIGKILL);
+			p->retired_at = 0;
+			continue;
+		}
 		if (p->pid <= 0 || s->state != SB_HANDLING)
 			continue;
 		start = s->req_start_ms;
@@ -516,13 +724,16 @@ spawn_status(void)
 }
 
 int
-master_run(const struct cfg *c, int *lfd, int nlfd, int status_fd)
+master_run(const struct cfg *c, int *lfd, int nlfd, int status_fd, int argc,
+    char **argv)
 {
 	sigset_t sleep_mask;
 
-	cfg = c;
-	lfds = lfd;
-	nlfds = nlfd;
+	memcpy(&cur->cfg, c, sizeof(*c));
+	memcpy(cur->lfd, lfd, sizeof(int) * (size_t)nlfd);
+	cur->nlfd = nlfds = nlfd;
+	saved_argc = argc;
+	saved_argv = argv;
 	sfd = status_fd;
 	target = c->workers;
 	if ((sb = sb_create()) == NULL) {
@@ -551,6 +762,7 @@ master_run(const struct cfg *c, int *lfd, int nlfd, int status_fd)
 		handle_flags();
 		handle_deadlines();
 		if (state == RUNNING) {
+			check_reload();
 			murder();
 			recycle();
 		}
@@ -562,6 +774,8 @@ master_run(const struct cfg *c, int *lfd, int nlfd, int status_fd)
 		if (state != RUNNING && count_workers() == 0 && status_pid == 0)
 			break;
 	}
+	for (int i = 0; i < cur->nlfd; i++)
+		listen_unlink(&cur->cfg.listen[i]);
 	log_info("exiting");
 	return 0;
 }

@@ -9,8 +9,9 @@
 
 /*
  * Runs the master loop until shutdown; returns the exit status. sfd is
- * the --status-listen socket, or -1.
+ * the --status-listen socket, or -1; argv is kept for reloads.
  */
-int	master_run(const struct cfg *cfg, int *lfd, int nlfd, int sfd);
+int	master_run(const struct cfg *cfg, int *lfd, int nlfd, int sfd,
+	    int argc, char **argv);
 
 #endif

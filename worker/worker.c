@@ -26,16 +26,21 @@
 #define WORKER_EXIT_BOOT	3	/* could not start: not a request crash */
 
 volatile sig_atomic_t worker_stop;
+static volatile sig_atomic_t worker_drain;
 unsigned long long	worker_quota;	/* requests before recycling, 0: none */
 struct sb		*worker_sb;
 struct sb_slot		*worker_slot;
 
 static struct conn conn;
 
+/* QUIT: the server stops; serve what waits in the accept queue, exit.
+ * HUP: this worker is replaced (reload, recycling, TTOU); the others
+ * take the queue: finish the current connection, exit. */
 static void
 on_quit(int sig)
 {
-	(void)sig;
+	if (sig == SIGQUIT)
+		worker_drain = 1;
 	worker_stop = 1;
 }
 
@@ -45,7 +50,7 @@ worker_signals(void)
 {
 	struct sigaction sa;
 	sigset_t all;
-	static const int ignored[] = { SIGPIPE, SIGHUP, SIGUSR1, SIGUSR2,
+	static const int ignored[] = { SIGPIPE, SIGUSR1, SIGUSR2,
 	    SIGWINCH, SIGTTIN, SIGTTOU };
 	static const int dflt[] = { SIGTERM, SIGINT, SIGCHLD, SIGALRM };
 
@@ -61,6 +66,7 @@ worker_signals(void)
 	/* No SA_RESTART: QUIT must interrupt a blocking accept or read. */
 	sa.sa_handler = on_quit;
 	sigaction(SIGQUIT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 }
@@ -118,9 +124,13 @@ accept_loop(const int *lfd, int nlfd, pid_t master)
 	socklen_t sslen;
 	int fd;
 
-	kill(master, MASTER_SIG_SB);	/* ready: a recycle may proceed */
+	worker_slot->state = SB_ACCEPTING;
+	kill(master, MASTER_SIG_SB);	/* ready: a reload or recycle goes on */
 	for (;;) {
 		bool stopping = worker_stop;
+
+		if (stopping && !worker_drain)
+			return;
 
 		worker_slot->state = SB_ACCEPTING;
 		fd = accept_one(lfd, nlfd, !stopping, &ss, &sslen);

@@ -10,7 +10,8 @@
 #include "cfg.h"
 #include "sb.h"
 
-/* Set by SIGQUIT: finish the current request, then exit. */
+/* Set by SIGQUIT (server stops) or SIGHUP (this worker is replaced):
+ * finish the current request, then exit. */
 extern volatile sig_atomic_t worker_stop;
 
 /* Requests after which this worker asks to be recycled (0: never). */

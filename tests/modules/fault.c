@@ -10,6 +10,12 @@
  *   hang       never return (pause() in a loop: only a kill ends it)
  *   sleep      sleep "ms N" milliseconds, then answer "slept N"
  *   halfcrash  announce 1000 bytes, send 100 of them, then SIGSEGV
+ *   stuck      block SIGALRM, then sleep forever: the worker's own
+ *              --timeout timer cannot fire, only the master's kill ends it
+ *   spin       the same, burning CPU in a loop instead of sleeping
+ *   bootfail   init fails in every real worker (worker id >= 1) but not in
+ *              the start-up check (id 0): the server starts, then every
+ *              worker dies at boot, a crash loop; requests never arrive
  *
  *   preforkd -m /f=fault.so --module-option '/f mode segv' \
  *       --module-option '/f every 3'
@@ -28,7 +34,10 @@
 
 #include <preforkd.h>
 
-enum fault_mode { F_SEGV, F_ABORT, F_HANG, F_SLEEP, F_HALFCRASH };
+enum fault_mode {
+	F_SEGV, F_ABORT, F_HANG, F_SLEEP, F_HALFCRASH, F_STUCK, F_SPIN,
+	F_BOOTFAIL
+};
 
 struct fault {
 	enum fault_mode	 mode;
@@ -63,6 +72,8 @@ fault_init(const struct pfd_init *init, void **state)
 	} modes[] = {
 		{ "segv", F_SEGV }, { "abort", F_ABORT }, { "hang", F_HANG },
 		{ "sleep", F_SLEEP }, { "halfcrash", F_HALFCRASH },
+		{ "stuck", F_STUCK }, { "spin", F_SPIN },
+		{ "bootfail", F_BOOTFAIL },
 	};
 	const char *m = pfd_init_option(init, "mode");
 	struct fault *f;
@@ -75,6 +86,9 @@ fault_init(const struct pfd_init *init, void **state)
 			break;
 	if (i == sizeof(modes) / sizeof(modes[0]))
 		return -1;	/* a typo in a test should fail loudly */
+	/* Only real workers fail: the start-up check (id 0) must pass. */
+	if (modes[i].mode == F_BOOTFAIL && pfd_init_worker_id(init) >= 1)
+		return -1;
 	if ((f = calloc(1, sizeof(*f))) == NULL)
 		return -1;
 	f->mode = modes[i].mode;
@@ -107,6 +121,21 @@ crash(void)
 	*(volatile int *)bad = 1;
 	raise(SIGSEGV);		/* not reached; keeps noreturn honest */
 	abort();
+}
+
+/*
+ * Blocks SIGALRM, the signal of the worker's --timeout timer, so that
+ * the first stage of the timeout cannot act: the request then ends only
+ * when the master kills the worker from its stale heartbeat.
+ */
+static void
+block_alarm(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGALRM);
+	(void)sigprocmask(SIG_BLOCK, &set, NULL);
 }
 
 /* Sleeps ms milliseconds on CLOCK_MONOTONIC, across interruptions. */
@@ -176,6 +205,16 @@ fault_handle(struct pfd_req *req, void *state)
 		    pfd_write(req, x, sizeof(x)) == -1)
 			return 500;
 		crash();
+	case F_STUCK:
+		block_alarm();
+		for (;;)	/* bounded only by the master's SIGKILL */
+			sleep_ms(1000);
+	case F_SPIN:
+		block_alarm();
+		for (volatile unsigned long spins = 0;; spins++)
+			;	/* bounded only by the master's SIGKILL */
+	case F_BOOTFAIL:	/* only the start-up check gets here, never */
+		break;
 	}
 	return 500;
 }

@@ -436,6 +436,42 @@ cfg_set(struct cfg *c, const char *key, const char *val, char *err,
 		    "be debug, info, warn or error", val);
 		return -1;
 	}
+	if (strcmp(key, "pid-file") == 0) {
+		if (*val == '\0' || strlcpy(c->pid_file, val,
+		    sizeof(c->pid_file)) >= sizeof(c->pid_file)) {
+			snprintf(err, errlen, "invalid pid-file '%s'", val);
+			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(key, "user") == 0) {
+		size_t ulen = strcspn(val, ":");
+
+		if (ulen == 0 || ulen >= sizeof(c->user) ||
+		    strlen(val + ulen) >= sizeof(c->group) + 1 ||
+		    (val[ulen] == ':' && val[ulen + 1] == '\0')) {
+			snprintf(err, errlen, "invalid user '%s': expected "
+			    "USER or USER:GROUP", val);
+			return -1;
+		}
+		memcpy(c->user, val, ulen);
+		c->user[ulen] = '\0';
+		strlcpy(c->group, val[ulen] == ':' ? val + ulen + 1 : "",
+		    sizeof(c->group));
+		return 0;
+	}
+	if (strcmp(key, "daemon") == 0) {
+		if (strcmp(val, "on") == 0 || strcmp(val, "yes") == 0)
+			c->daemon = 1;
+		else if (strcmp(val, "off") == 0 || strcmp(val, "no") == 0)
+			c->daemon = 0;
+		else {
+			snprintf(err, errlen, "invalid value '%s' for daemon: "
+			    "must be on or off", val);
+			return -1;
+		}
+		return 0;
+	}
 	if (strcmp(key, "module") == 0)
 		return set_module(c, val, err, errlen);
 	if (strcmp(key, "module-option") == 0)

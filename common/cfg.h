@@ -60,6 +60,10 @@ struct cfg {
 	enum access_format	access_format;
 	char			error_log[PATH_MAX];	/* "-" or a path */
 	enum log_level		log_level;
+	char			pid_file[PATH_MAX];	/* "" when none */
+	char			user[64];		/* "" when none */
+	char			group[64];
+	int			daemon;
 	struct cfg_module	modules[MAX_MODULES];
 	int			nmodules;
 	struct cfg_module_option module_options[MAX_MODULE_OPTIONS];

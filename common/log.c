@@ -49,6 +49,11 @@ log_open(const struct cfg *c, char *err, size_t errlen)
 			close(efd);
 		return -1;
 	}
+	/* A reopen (USR1, reload): the old files close once replaced. */
+	if (error_fd > STDERR_FILENO && error_fd != efd)
+		close(error_fd);
+	if (access_fd > STDERR_FILENO && access_fd != afd)
+		close(access_fd);
 	error_fd = efd;
 	access_fd = afd;
 	min_level = c->log_level;

@@ -9,7 +9,11 @@
 
 #include "cfg.h"
 
-/* Opens the error and access logs named by c. Returns 0 or -1 (errno). */
+/*
+ * Opens the error and access logs named by c, closing the ones open
+ * before (so it also reopens them after logrotate). Returns 0, or -1 with
+ * a one-line reason in err (the old logs stay in use).
+ */
 int	log_open(const struct cfg *c, char *err, size_t errlen);
 /* Sets the role shown in every line: worker id, or -1 for the master. */
 void	log_set_role(int worker_id);

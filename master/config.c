@@ -92,17 +92,18 @@ probe_modules(const struct cfg *c, char *err, size_t errlen)
 }
 
 int
-config_build(int argc, char **argv, struct cfg *c, int *action, char *err,
-    size_t errlen)
+config_build(int argc, char **argv, struct cfg *c, int *action,
+    struct flags_out *fo, char *err, size_t errlen)
 {
 	static struct cfg scratch;
-	const char *file = NULL;
+	const char *file;
 	char why[512];
 
 	/* Flags first on their own, so that a bad flag is EX_USAGE and we
 	 * learn the config file's name. */
 	cfg_defaults(&scratch);
-	*action = flags_parse(argc, argv, &scratch, &file, why, sizeof(why));
+	*action = flags_parse(argc, argv, &scratch, fo, why, sizeof(why));
+	file = fo->config;
 	if (*action == -1) {
 		snprintf(err, errlen, "%s (see preforkd -h)", why);
 		return EX_USAGE;
@@ -112,7 +113,7 @@ config_build(int argc, char **argv, struct cfg *c, int *action, char *err,
 	cfg_defaults(c);
 	if (file != NULL && cfg_load_file(c, file, err, errlen) == -1)
 		return EX_CONFIG;
-	if (flags_parse(argc, argv, c, &file, err, errlen) == -1)
+	if (flags_parse(argc, argv, c, fo, err, errlen) == -1)
 		return EX_USAGE;
 	if (cfg_finish(c, why, sizeof(why)) == -1) {
 		if (file != NULL)
@@ -121,6 +122,8 @@ config_build(int argc, char **argv, struct cfg *c, int *action, char *err,
 			snprintf(err, errlen, "%s", why);
 		return file != NULL ? EX_CONFIG : EX_USAGE;
 	}
+	if (*action == FLAGS_SIGNAL)
+		return 0;		/* only --pid-file matters */
 	if (c->access_format == ACCESS_JSON) {
 		snprintf(err, errlen, "access-log-format json is not "
 		    "implemented yet");
@@ -128,6 +131,15 @@ config_build(int argc, char **argv, struct cfg *c, int *action, char *err,
 	}
 	if (resolve_docroot(c, err, errlen) == -1)
 		return EX_NOINPUT;
+	/* Absolute module paths: workers dlopen them later, anywhere. */
+	for (int i = 0; i < c->nmodules; i++) {
+		char abs[PATH_MAX];
+
+		if (strchr(c->modules[i].path, '/') != NULL &&
+		    realpath(c->modules[i].path, abs) != NULL)
+			strlcpy(c->modules[i].path, abs,
+			    sizeof(c->modules[i].path));
+	}
 	if (probe_modules(c, err, errlen) == -1)
 		return EX_CONFIG;
 	return 0;

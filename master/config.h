@@ -9,14 +9,15 @@
 #include <stddef.h>
 
 #include "cfg.h"
+#include "flags.h"
 
 /*
- * Builds c from argv. *action receives what flags_parse() decided
- * (run, check, help, version). Returns 0, or a sysexits code with a
+ * Builds c from argv. *action and *fo receive what flags_parse() decided
+ * (run, check, help, version, signal). Returns 0, or a sysexits code with a
  * one-line reason in err: EX_USAGE (flags), EX_CONFIG (config file,
  * modules), EX_NOINPUT (document root).
  */
 int	config_build(int argc, char **argv, struct cfg *c, int *action,
-	    char *err, size_t errlen);
+	    struct flags_out *fo, char *err, size_t errlen);
 
 #endif

@@ -109,6 +109,15 @@ flags_usage(FILE *f)
 "      --error-log FILE|-          (default -: stderr)\n"
 "      --log-level debug|info|warn|error (default info)\n"
 "\n"
+"Running as a daemon:\n"
+"  -D, --daemon               detach once the master is ready (the starting\n"
+"                             process exits non-zero with the reason if not)\n"
+"      --pid-file FILE        write the master's pid; refuse to start twice\n"
+"  -u, --user USER[:GROUP]    run workers as USER (the master keeps root to\n"
+"                             bind on reload)\n"
+"  -s, --signal NAME          send stop|quit|reload|reopen|upgrade to the\n"
+"                             master named by --pid-file, as nginx -s does\n"
+"\n"
 "Configuration:\n"
 "  -c, --config FILE          read FILE: one 'key value' a line, keys are the\n"
 "                             long flag names (and docroot); flags override\n"
@@ -119,10 +128,9 @@ flags_usage(FILE *f)
 "  -h, --help                 this text\n"
 "  -V, --version              versions of preforkd, http-parser, libbsd\n"
 "\n"
-"Not implemented yet (rejected with exit 64):\n"
-"-D/--daemon, --pid-file, -s/--signal, -u/--user.\n"
-"\n"
-"Signals: TERM/QUIT graceful stop, INT fast stop.\n", f);
+"Signals to the master: TERM/QUIT graceful stop, INT fast stop, HUP\n"
+"reload, USR1 reopen logs, USR2 binary upgrade, TTIN/TTOU one worker\n"
+"more/fewer, WINCH stop the workers (keep the master).\n", f);
 }
 
 void
@@ -136,7 +144,7 @@ flags_version(FILE *f)
 }
 
 int
-flags_parse(int argc, char **argv, struct cfg *c, const char **config,
+flags_parse(int argc, char **argv, struct cfg *c, struct flags_out *out,
     char *err, size_t errlen)
 {
 	int ch, idx, action = FLAGS_RUN;
@@ -146,6 +154,7 @@ flags_parse(int argc, char **argv, struct cfg *c, const char **config,
 
 	opterr = 0;
 	optind = 1;
+	out->config = out->signal = NULL;
 	while ((ch = getopt_long(argc, argv, ":l:w:c:tm:Ds:u:hV", longopts,
 	    &idx)) != -1) {
 		switch (ch) {
@@ -166,13 +175,26 @@ flags_parse(int argc, char **argv, struct cfg *c, const char **config,
 			key = "module";
 			break;
 		case 'c':
-			*config = optarg;
+			out->config = optarg;
 			continue;
-		case 'D': case 's': case 'u':
-		case OPT_PIDFILE:
-			snprintf(err, errlen, "option %s is not implemented yet",
-			    argv[optind - 1]);
-			return -1;
+		case 's':
+			if (strcmp(optarg, "stop") && strcmp(optarg, "quit") &&
+			    strcmp(optarg, "reload") && strcmp(optarg, "reopen") &&
+			    strcmp(optarg, "upgrade")) {
+				snprintf(err, errlen, "invalid signal '%s': must be "
+				    "stop, quit, reload, reopen or upgrade", optarg);
+				return -1;
+			}
+			out->signal = optarg;
+			action = FLAGS_SIGNAL;
+			continue;
+		case 'D':
+			if (cfg_set(c, "daemon", "on", err, errlen) == -1)
+				return -1;
+			continue;
+		case 'u':
+			key = "user";
+			break;
 		case ':':
 			snprintf(err, errlen, "option %s needs a value",
 			    argv[optind - 1]);
@@ -207,6 +229,10 @@ flags_parse(int argc, char **argv, struct cfg *c, const char **config,
 		}
 		if (cfg_set(c, key, optarg, err, errlen) == -1)
 			return -1;
+	}
+	if (action == FLAGS_CHECK && out->signal != NULL) {
+		snprintf(err, errlen, "-t and -s cannot go together");
+		return -1;
 	}
 	if (optind < argc - 1) {
 		snprintf(err, errlen, "more than one document root given");

@@ -9,6 +9,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sysexits.h>
@@ -89,6 +91,57 @@ listen_open(const struct cfg *c, const struct cfg_listen *l, char *err,
 fail:
 	if (fd != -1)
 		close(fd);
+	return -1;
+}
+
+static bool
+same_address(const struct sockaddr_storage *a, const struct cfg_listen *l)
+{
+	const struct sockaddr_storage *b = &l->addr;
+
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+
+		return x->sin_port == y->sin_port &&
+		    x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+
+		return x->sin6_port == y->sin6_port &&
+		    memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
+	}
+	return strcmp(((const struct sockaddr_un *)a)->sun_path,
+	    ((const struct sockaddr_un *)b)->sun_path) == 0;
+}
+
+int
+listen_adopt(const struct cfg *c, const struct cfg_listen *l, int *fds, int n)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char name[160];
+
+	for (int i = 0; i < n; i++) {
+		if (fds[i] < 0)
+			continue;
+		len = sizeof(ss);
+		memset(&ss, 0, sizeof(ss));
+		if (getsockname(fds[i], (struct sockaddr *)&ss, &len) == -1 ||
+		    !same_address(&ss, l))
+			continue;
+		int fd = fds[i];
+
+		fds[i] = -1;
+		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+		set_timeo(fd, SO_RCVTIMEO, c->idle_timeout_ms);
+		set_timeo(fd, SO_SNDTIMEO, c->write_timeout_ms);
+		cfg_addr_str((struct sockaddr *)&ss, len, name, sizeof(name));
+		log_info("listening on %s (inherited)", name);
+		return fd;
+	}
 	return -1;
 }
 

@@ -16,6 +16,14 @@
  */
 int	listen_open(const struct cfg *c, const struct cfg_listen *l, char *err,
 	    size_t errlen, int *exitcode);
+/*
+ * Takes over an inherited listening socket (systemd socket activation):
+ * returns the one of fds[0..n) bound to l's address, with our socket
+ * options applied, and marks it used (fds[i] = -1); -1 when none is.
+ */
+int	listen_adopt(const struct cfg *c, const struct cfg_listen *l, int *fds,
+	    int n);
+
 /* Removes the socket file of a unix listener (at exit). */
 void	listen_unlink(const struct cfg_listen *l);
 

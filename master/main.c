@@ -1,8 +1,16 @@
 /*
- * main - start-up of preforkd: configuration (defaults, file, flags) ->
- * logs -> bind listeners -> master loop. Errors before the master loop
- * are one line on stderr and a sysexits(3) code.
+ * main - start-up of preforkd (STYLE "The master loop"): configuration
+ * (defaults, file, flags) -> pidfile -> logs -> bind listeners (or adopt
+ * inherited ones) -> daemonize -> master loop. Errors before the master
+ * loop are one line on stderr and a sysexits(3) code.
  */
+#include <sys/stat.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <libutil.h>
+#include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +23,8 @@
 #include "listen.h"
 #include "log.h"
 #include "master.h"
+
+#define MAX_INHERITED	(MAX_LISTENERS + 1)
 
 extern char **environ;
 
@@ -29,44 +39,234 @@ die_logged(const struct cfg *c, int code, const char *err)
 	exit(code);
 }
 
+/* -s NAME: signals the master named by the pid file, as nginx -s does. */
+static int
+send_signal(const struct cfg *c, const char *name)
+{
+	static const struct { const char *name; int sig; } map[] = {
+		{ "stop", SIGINT }, { "quit", SIGTERM }, { "reload", SIGHUP },
+		{ "reopen", SIGUSR1 }, { "upgrade", SIGUSR2 },
+	};
+	struct pidfh *pfh;
+	pid_t pid = -1;
+	int sig = 0;
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(map[i].name, name) == 0)
+			sig = map[i].sig;
+	if (c->pid_file[0] == '\0') {
+		fprintf(stderr, "preforkd: -s needs --pid-file (or pid-file in "
+		    "the config file)\n");
+		return EX_USAGE;
+	}
+	/* A pid file nobody holds locked names no running master. */
+	if ((pfh = pidfile_open(c->pid_file, 0644, &pid)) != NULL) {
+		pidfile_remove(pfh);
+		fprintf(stderr, "preforkd: no master is running (%s is not "
+		    "held)\n", c->pid_file);
+		return EX_UNAVAILABLE;
+	}
+	if (errno != EEXIST || pid <= 0) {
+		fprintf(stderr, "preforkd: cannot read %s: %s\n", c->pid_file,
+		    strerror(errno));
+		return EX_NOINPUT;
+	}
+	if (kill(pid, sig) == -1) {
+		fprintf(stderr, "preforkd: kill(%d) failed: %s\n", (int)pid,
+		    strerror(errno));
+		return EX_UNAVAILABLE;
+	}
+	return 0;
+}
+
+/* -u USER[:GROUP] to ids, for the workers. */
+static int
+resolve_user(struct cfg *c, uid_t *uid, gid_t *gid, char *err, size_t errlen)
+{
+	struct passwd *pw;
+	struct group *gr;
+
+	if ((pw = getpwnam(c->user)) == NULL) {
+		snprintf(err, errlen, "unknown user '%s'", c->user);
+		return -1;
+	}
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	if (c->group[0] != '\0') {
+		if ((gr = getgrnam(c->group)) == NULL) {
+			snprintf(err, errlen, "unknown group '%s'", c->group);
+			return -1;
+		}
+		*gid = gr->gr_gid;
+	}
+	return 0;
+}
+
+/* Descriptors handed down: systemd's LISTEN_FDS, or an upgrading
+ * master's PREFORKD_LISTEN_FDS ("3,4,5"). */
+static int
+inherited_fds(int *fds)
+{
+	const char *pid = getenv("LISTEN_PID"), *n = getenv("LISTEN_FDS");
+	const char *ours = getenv("PREFORKD_LISTEN_FDS"), *errstr;
+	int count = 0;
+
+	if (ours != NULL) {
+		char buf[256], *save = NULL;
+
+		strlcpy(buf, ours, sizeof(buf));
+		for (char *t = strtok_r(buf, ",", &save); t != NULL &&
+		    count < MAX_INHERITED; t = strtok_r(NULL, ",", &save)) {
+			int fd = (int)strtonum(t, 3, 1024, &errstr);
+
+			if (errstr == NULL)
+				fds[count++] = fd;
+		}
+	} else if (pid != NULL && n != NULL &&
+	    strtonum(pid, 1, 1 << 30, &errstr) == getpid()) {
+		int k = (int)strtonum(n, 0, MAX_INHERITED, &errstr);
+
+		for (int i = 0; errstr == NULL && i < k; i++)
+			fds[count++] = 3 + i;
+	}
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	unsetenv("PREFORKD_LISTEN_FDS");
+	return count;
+}
+
+/*
+ * -D: detaches (double fork, setsid, stdio to /dev/null). The starting
+ * process waits on a pipe and exits 0 once the master reports ready, or
+ * non-zero with the master's reason. Returns the pipe's write end.
+ */
+static int
+daemonize(void)
+{
+	char msg[512];
+	int p[2], fd;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) == -1 || (pid = fork()) == -1) {
+		fprintf(stderr, "preforkd: cannot daemonize: %s\n",
+		    strerror(errno));
+		exit(EX_OSERR);
+	}
+	if (pid > 0) {
+		close(p[1]);
+		while ((n = read(p[0], msg, sizeof(msg) - 1)) == -1 &&
+		    errno == EINTR)
+			;
+		msg[n > 0 ? n : 0] = '\0';
+		if (strcmp(msg, "ok") == 0)
+			_exit(0);
+		fprintf(stderr, "preforkd: %s\n", msg[0] ? msg :
+		    "the master exited before it was ready");
+		_exit(EX_SOFTWARE);
+	}
+	close(p[0]);
+	if (setsid() == -1 || (pid = fork()) == -1)
+		_exit(EX_OSERR);
+	if (pid > 0)
+		_exit(0);
+	if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) != -1) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	return p[1];
+}
+
 int
 main(int argc, char **argv)
 {
 	static struct cfg c;
 	static int lfd[MAX_LISTENERS];
+	struct master_args ma = { .sfd = -1, .ready_fd = -1 };
+	struct flags_out fo;
+	struct pidfh *pfh = NULL;
+	int inh[MAX_INHERITED], ninh;
 	char err[1024];
-	int action, code, rc, sfd = -1;
+	sigset_t none;
+	int action, code, rc;
+	pid_t other;
 
+	/* An upgrading master execs us with its signals blocked. */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	setproctitle_init(argc, argv, environ);
-	if ((code = config_build(argc, argv, &c, &action, err,
+	if ((code = config_build(argc, argv, &c, &action, &fo, err,
 	    sizeof(err))) != 0) {
 		fprintf(stderr, "preforkd: %s\n", err);
 		return code;
 	}
-	if (action == FLAGS_HELP) {
+	switch (action) {
+	case FLAGS_HELP:
 		flags_usage(stdout);
 		return 0;
-	}
-	if (action == FLAGS_VERSION) {
+	case FLAGS_VERSION:
 		flags_version(stdout);
 		return 0;
-	}
-	if (action == FLAGS_CHECK) {
+	case FLAGS_CHECK:
 		puts("ok");
 		return 0;
+	case FLAGS_SIGNAL:
+		return send_signal(&c, fo.signal);
+	}
+	if (c.user[0] != '\0') {
+		if (resolve_user(&c, &ma.uid, &ma.gid, err, sizeof(err)) == -1) {
+			fprintf(stderr, "preforkd: %s\n", err);
+			return EX_NOUSER;
+		}
+		ma.drop = getuid() == 0;
+	} else if (c.daemon && getuid() == 0) {
+		fprintf(stderr, "preforkd: refusing to run workers as root in "
+		    "daemon mode: give -u USER (or -u root to insist)\n");
+		return EX_USAGE;
+	}
+	if (c.pid_file[0] != '\0' &&
+	    (pfh = pidfile_open(c.pid_file, 0644, &other)) == NULL) {
+		if (errno == EEXIST)
+			fprintf(stderr, "preforkd: already running as pid %d "
+			    "(%s)\n", (int)other, c.pid_file);
+		else
+			fprintf(stderr, "preforkd: cannot open pid file %s: %s\n",
+			    c.pid_file, strerror(errno));
+		return errno == EEXIST ? EX_UNAVAILABLE : EX_CANTCREAT;
 	}
 	if (log_open(&c, err, sizeof(err)) == -1) {
 		fprintf(stderr, "preforkd: %s\n", err);
 		return EX_CANTCREAT;
 	}
+	ninh = inherited_fds(inh);
 	for (int i = 0; i < c.nlisten; i++)
-		if ((lfd[i] = listen_open(&c, &c.listen[i], err, sizeof(err),
+		if ((lfd[i] = listen_adopt(&c, &c.listen[i], inh, ninh)) == -1 &&
+		    (lfd[i] = listen_open(&c, &c.listen[i], err, sizeof(err),
 		    &code)) == -1)
 			die_logged(&c, code, err);
-	if (c.has_status && (sfd = listen_open(&c, &c.status_listen, err,
-	    sizeof(err), &code)) == -1)
+	if (c.has_status &&
+	    (ma.sfd = listen_adopt(&c, &c.status_listen, inh, ninh)) == -1 &&
+	    (ma.sfd = listen_open(&c, &c.status_listen, err, sizeof(err),
+	    &code)) == -1)
 		die_logged(&c, code, err);
-	rc = master_run(&c, lfd, c.nlisten, sfd, argc, argv);
+	for (int i = 0; i < ninh; i++)
+		if (inh[i] >= 0)
+			close(inh[i]);		/* handed down, not configured */
+	if (c.daemon)
+		ma.ready_fd = daemonize();
+	if (pfh != NULL && pidfile_write(pfh) == -1)
+		log_warn("cannot write pid file %s", c.pid_file);
+	ma.cfg = &c;
+	ma.lfd = lfd;
+	ma.nlfd = c.nlisten;
+	ma.argc = argc;
+	ma.argv = argv;
+	ma.pfh = pfh;
+	rc = master_run(&ma);
 	if (c.has_status)
 		listen_unlink(&c.status_listen);
 	return rc;

@@ -20,6 +20,8 @@
 #include "config.h"
 #include "listen.h"
 #include "log.h"
+#include "notify.h"
+#include <libutil.h>
 #include "master.h"
 #include "sb.h"
 #include "title.h"
@@ -33,6 +35,7 @@
 #define MURDER_GRACE_MS	2000	/* past --timeout before the master kills */
 #define MASTER_TICK_MS	500	/* scoreboard checks while running */
 #define RELOAD_START_MS	10000	/* new workers must accept within this */
+#define READY_WAIT_MS	10000	/* the first ones too */
 
 /* A worker process; several may share an id while one replaces another. */
 struct proc {
@@ -70,6 +73,10 @@ static int		 nlfds;
 static int		 saved_argc;
 static char		**saved_argv;
 static bool		 reloading;
+static bool		 announced_ready;
+static long long	 ready_deadline;
+static int		 ready_fd = -1;	/* -D: the starting process waits */
+static struct pidfh	*pfh;
 static bool		 reload_failed;
 static long long	 reload_deadline;
 static int		 sfd = -1;	/* --status-listen */
@@ -197,8 +204,13 @@ spawn_in(const struct genset *gs, int g, int id)
 		log_warn("fork() for worker %d failed", id);
 		return;
 	}
-	if (pid == 0)
+	if (pid == 0) {
+		if (pfh != NULL)
+			close(pidfile_fileno(pfh));
+		if (ready_fd != -1)
+			close(ready_fd);
 		worker_main(&gs->cfg, id, g, gs->lfd, gs->nlfd, sb, sbi);
+	}
 	s->pid = pid;
 	p->pid = pid;
 	p->id = id;
@@ -395,11 +407,12 @@ drop_new_listeners(void)
 static void
 begin_reload(void)
 {
+	struct flags_out fo;
 	char err[1024];
 	int action, code;
 
 	if ((code = config_build(saved_argc, saved_argv, &nxt->cfg, &action,
-	    err, sizeof(err))) != 0) {
+	    &fo, err, sizeof(err))) != 0) {
 		log_errorx("reload failed, generation %d keeps serving: %s",
 		    gen, err);
 		return;
@@ -422,6 +435,7 @@ begin_reload(void)
 		if (nxt->nlfd > 1)
 			(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	}
+	notify_reloading();
 	reloading = true;
 	reload_failed = false;
 	reload_deadline = now_ms() + RELOAD_START_MS;
@@ -476,6 +490,7 @@ check_reload(void)
 		log_errorx("reload aborted: the workers of generation %d %s; "
 		    "generation %d keeps serving", gen + 1, reload_failed ?
 		    "died at start" : "did not start in time", gen);
+		notify("READY=1");
 		return;
 	}
 	for (int i = 0; i < MAX_PROCS; i++)
@@ -512,6 +527,20 @@ check_reload(void)
 	    cfg->nlisten > 1 ? " ..." : "");
 	log_info("reload: generation %d serving with %d workers; generation "
 	    "%d retiring", gen, target, gen - 1);
+	notify("READY=1");
+}
+
+/* USR1: reopen the logs here and in every worker (logrotate). */
+static void
+reopen_logs(void)
+{
+	char err[512];
+
+	if (log_open(cfg, err, sizeof(err)) == -1)
+		log_errorx("reopening logs: %s", err);
+	else
+		log_info("logs reopened");
+	signal_all(SIGUSR1);
 }
 
 /* Acts on signal flags: terminate > quit > the rest. */
@@ -523,12 +552,14 @@ handle_flags(void)
 		if (state != KILLING) {
 			log_info("fast shutdown (%s)", got_int ? "SIGINT" :
 			    "second stop signal");
+			notify("STOPPING=1");
 			begin_kill(SIGTERM);
 		}
 		got_int = got_term = got_quit = 0;
 	}
 	if ((got_term || got_quit) && state == RUNNING) {
 		log_info("graceful shutdown (%s)", got_term ? "SIGTERM" : "SIGQUIT");
+		notify("STOPPING=1");
 		got_term = got_quit = 0;
 		state = DRAINING;
 		deadline = now_ms() + cfg->drain_delay_ms;
@@ -554,6 +585,8 @@ handle_flags(void)
 		else
 			begin_reload();
 	}
+	if (got_usr1)
+		reopen_logs();
 	if (got_usr2 || got_winch)
 		log_warnx("signal ignored: binary upgrade and WINCH are not "
 		    "implemented yet");
@@ -717,24 +750,71 @@ spawn_status(void)
 	if (pid == 0) {
 		for (int i = 0; i < nlfds; i++)
 			close(lfds[i]);		/* it serves only its own */
+		if (pfh != NULL)
+			close(pidfile_fileno(pfh));
+		if (ready_fd != -1)
+			close(ready_fd);
 		status_main(cfg, sfd, sb);
 	}
 	status_pid = pid;
 	log_info("status process started (pid %d)", (int)pid);
 }
 
-int
-master_run(const struct cfg *c, int *lfd, int nlfd, int status_fd, int argc,
-    char **argv)
+/* The first generation is serving: tell whoever waits (-D, systemd). */
+static void
+check_ready(void)
 {
+	int started, ready = 0;
+
+	if (announced_ready || state != RUNNING)
+		return;
+	for (int i = 0; i < MAX_PROCS; i++)
+		if (procs[i].pid > 0 && procs[i].gen == gen &&
+		    sb->slot[procs[i].sbi].state != SB_STARTING)
+			ready++;
+	started = ready;
+	if (ready < target && now_ms() < ready_deadline)
+		return;
+	announced_ready = true;
+	if (started < target) {
+		log_errorx("workers did not start within %d s: see the lines "
+		    "above", READY_WAIT_MS / 1000);
+		if (ready_fd != -1) {
+			static const char why[] = "the workers did not start "
+			    "(see the error log); stopping";
+
+			(void)write(ready_fd, why, sizeof(why) - 1);
+			close(ready_fd);
+			ready_fd = -1;
+			got_int = 1;		/* nobody will wait for us */
+		}
+		return;
+	}
+	log_info("ready: %d workers", target);
+	notify("READY=1");
+	if (ready_fd != -1) {
+		(void)write(ready_fd, "ok", 2);
+		close(ready_fd);
+		ready_fd = -1;
+	}
+}
+
+int
+master_run(const struct master_args *a)
+{
+	const struct cfg *c = a->cfg;
+	int *lfd = a->lfd, nlfd = a->nlfd, status_fd = a->sfd;
 	sigset_t sleep_mask;
 
 	memcpy(&cur->cfg, c, sizeof(*c));
 	memcpy(cur->lfd, lfd, sizeof(int) * (size_t)nlfd);
 	cur->nlfd = nlfds = nlfd;
-	saved_argc = argc;
-	saved_argv = argv;
+	saved_argc = a->argc;
+	saved_argv = a->argv;
 	sfd = status_fd;
+	ready_fd = a->ready_fd;
+	pfh = a->pfh;
+	worker_set_user(a->drop, a->uid, a->gid);
 	target = c->workers;
 	if ((sb = sb_create()) == NULL) {
 		log_warn("cannot map the scoreboard");
@@ -753,15 +833,16 @@ master_run(const struct cfg *c, int *lfd, int nlfd, int status_fd, int argc,
 		for (int i = 0; i < nlfd; i++)
 			(void)fcntl(lfd[i], F_SETFL,
 			    fcntl(lfd[i], F_GETFL) | O_NONBLOCK);
+	ready_deadline = now_ms() + READY_WAIT_MS;
 	maintain();
 	spawn_status();
-	log_info("ready: %d workers", count_workers());
 	for (;;) {
 		sleep_until_event(&sleep_mask);
 		reap();
 		handle_flags();
 		handle_deadlines();
 		if (state == RUNNING) {
+			check_ready();
 			check_reload();
 			murder();
 			recycle();
@@ -776,6 +857,8 @@ master_run(const struct cfg *c, int *lfd, int nlfd, int status_fd, int argc,
 	}
 	for (int i = 0; i < cur->nlfd; i++)
 		listen_unlink(&cur->cfg.listen[i]);
+	if (pfh != NULL)
+		pidfile_remove(pfh);
 	log_info("exiting");
 	return 0;
 }

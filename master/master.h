@@ -1,17 +1,32 @@
 /*
  * master - the supervising process: spawns, reaps and replaces workers,
- * and turns signals into shutdown.
+ * reloads, and turns signals into shutdown.
  */
 #ifndef PREFORKD_MASTER_H
 #define PREFORKD_MASTER_H
 
+#include <sys/types.h>
+#include <stdbool.h>
+
 #include "cfg.h"
 
-/*
- * Runs the master loop until shutdown; returns the exit status. sfd is
- * the --status-listen socket, or -1; argv is kept for reloads.
- */
-int	master_run(const struct cfg *cfg, int *lfd, int nlfd, int sfd,
-	    int argc, char **argv);
+struct pidfh;
+
+struct master_args {
+	const struct cfg	*cfg;
+	int			*lfd;		/* the bound listeners */
+	int			 nlfd;
+	int			 sfd;		/* --status-listen, or -1 */
+	int			 argc;		/* kept for reloads */
+	char			**argv;
+	int			 ready_fd;	/* -D: say "ok" here once ready */
+	struct pidfh		*pfh;		/* --pid-file, or NULL */
+	bool			 drop;		/* workers setuid to uid/gid */
+	uid_t			 uid;
+	gid_t			 gid;
+};
+
+/* Runs the master loop until shutdown; returns the exit status. */
+int	master_run(const struct master_args *a);
 
 #endif

@@ -164,11 +164,18 @@ idle_wait(struct conn *c)
 	}
 	worker_slot->state = SB_KEEPALIVE;
 	for (;;) {
-		if ((left = deadline - now_ms()) <= 0)
+		long long limit = deadline;
+
+		/* Stopping: a request may be on its way right after our last
+		 * response; close only once the client has been quiet for a
+		 * moment, and answer what comes before with Connection: close. */
+		if (worker_stop && idle_start + IDLE_YIELD_MS < limit)
+			limit = idle_start + IDLE_YIELD_MS;
+		if ((left = limit - now_ms()) <= 0)
 			break;
 		rc = poll(pfd, (nfds_t)(1 + c->nlfd), (int)left);
 		if (rc == -1) {
-			if (errno == EINTR && !worker_stop)
+			if (errno == EINTR)
 				continue;
 			return -1;
 		}
@@ -185,8 +192,6 @@ idle_wait(struct conn *c)
 		rc = poll(pfd, 1, IDLE_YIELD_MS / 4);
 		if (rc > 0)
 			return read_some(c);
-		if (rc == -1 && errno == EINTR && worker_stop)
-			return -1;
 	}
 	errno = ETIMEDOUT;
 	return -1;
@@ -211,10 +216,9 @@ read_head(struct conn *c, long long accept_deadline)
 		if (rc != PARSE_AGAIN)
 			return rc;
 		if (http_idle(&c->rd)) {
-			/* A new connection is served even while stopping: it
-			 * was accepted from the queue to be answered. */
-			if (c->nreq > 0 && worker_stop)
-				return -1;
+			/* While stopping, a new connection is still served (it
+			 * was accepted to be answered) and a kept-alive one gets
+			 * a short grace in idle_wait(). */
 			n = c->nreq == 0 ? fill(c, accept_deadline) : idle_wait(c);
 			if (n <= 0)
 				return -1;
@@ -600,6 +604,7 @@ serve_one(struct conn *c)
 		resp_error(c, rc);
 	}
 	finish_body(c);
+	worker_check_reopen();
 	access_log(c);
 	worker_slot->req_start_ms = 0;
 	if (worker_quota != 0 && worker_slot->requests >= worker_quota &&

@@ -24,6 +24,7 @@
 #include "httpdate.h"
 #include "log.h"
 #include "resp.h"
+#include "version.h"
 #include "worker.h"
 
 #define BT_DEPTH	64
@@ -149,7 +150,7 @@ answer(int status)
 	addu(&l, (unsigned long long)status, 0);
 	adds(&l, " ");
 	adds(&l, reason);
-	adds(&l, "\r\nServer: preforkd\r\n");
+	adds(&l, "\r\nServer: preforkd/" PREFORKD_VERSION "\r\n");
 	adds(&l, resp_date_line());
 	adds(&l, "Content-Type: text/plain; charset=utf-8\r\nContent-Length: ");
 	addu(&l, strlen(reason) + 5, 0);

@@ -1,13 +1,909 @@
-/* placeholder: the status helper writes this file */
+/*
+ * status - the status process (SPEC section 9). Forked by the master with
+ * the --status-listen socket only, it serves one short connection at a
+ * time and renders the scoreboard as plain text, JSON or an HTML page.
+ * It reads the scoreboard and never writes it, so a hung or crashed
+ * worker cannot stop it and it cannot disturb a worker.
+ *
+ * Each request goes: read the head under a deadline and a size cap ->
+ * parse the request line -> take a snapshot of the scoreboard -> render
+ * into one static buffer -> send head and body with one sendmsg (more
+ * while the socket is full) -> close. No allocation after start.
+ */
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "log.h"
+#include "resp.h"
 #include "status.h"
+#include "title.h"
+#include "version.h"
+#include "worker.h"
+
+#define STATUS_HEAD_MAX		8192	/* request head; more is 431 */
+#define STATUS_READ_MS		2000	/* to receive the whole head */
+#define STATUS_WRITE_MS		5000	/* to send the whole response */
+#define STATUS_LINGER_MS	500	/* drain after an error response */
+#define STATUS_LINGER_BYTES	(64 * 1024)
+#define STATUS_REFRESH_S	2	/* the HTML page reloads itself */
+#define STATUS_SLOW_MS		1000	/* a request this old is marked */
+/* A worker rendered in any format, every string escaped 6 to 1. */
+#define STATUS_ROW_MAX		2048
+#define STATUS_BODY_MAX		(SB_SLOTS * STATUS_ROW_MAX + 16384)
+
+#define FIELD_SIZE(f)		sizeof(((struct sb_slot *)NULL)->f)
+
+enum format { FMT_TEXT, FMT_JSON, FMT_HTML };
+enum esc { ESC_TEXT, ESC_JSON, ESC_HTML };
+
+/* One worker as copied from its slot: stable while we render. */
+struct row {
+	pid_t			pid;
+	int			id;
+	int			gen;
+	enum sb_state		state;
+	unsigned long long	requests;
+	long long		age_ms;		/* current request; -1: none */
+	long long		up_ms;		/* process age */
+	char			method[FIELD_SIZE(method)];
+	char			path[FIELD_SIZE(path)];
+	char			client[FIELD_SIZE(client)];
+};
+
+struct snap {
+	pid_t			master_pid;
+	int			generation;
+	int			target;
+	long long		up_ms;
+	long long		started_unix;
+	int			nrows;
+	int			count[SB_CLOSING + 1];	/* workers per state */
+	unsigned long long	requests;		/* by the live workers */
+	struct row		row[SB_SLOTS];
+};
+
+/* The response body under construction; full is sticky. */
+struct out {
+	char	*p;
+	size_t	 len;
+	size_t	 cap;
+	bool	 full;
+};
+
+static volatile sig_atomic_t	 status_stop;
+static const struct cfg		*cfg;
+static const struct sb		*sb;
+static char			 addr[160];	/* what we listen on */
+static struct snap		 snap;
+static char			 body[STATUS_BODY_MAX];
+
+static void
+on_quit(int sig)
+{
+	(void)sig;
+	status_stop = 1;
+}
+
+/*
+ * The master's handlers and mask must not survive the fork. TERM and INT
+ * kill at once; QUIT finishes the connection in hand; the rest, which the
+ * master uses for itself, mean nothing here.
+ */
+static void
+status_signals(void)
+{
+	static const int ignored[] = { SIGPIPE, SIGHUP, SIGUSR1, SIGUSR2,
+	    SIGWINCH, SIGTTIN, SIGTTOU };
+	static const int dflt[] = { SIGTERM, SIGINT, SIGCHLD, SIGALRM };
+	struct sigaction sa;
+	sigset_t none;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_IGN;
+	for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
+		sigaction(ignored[i], &sa, NULL);
+	sa.sa_handler = SIG_DFL;
+	for (size_t i = 0; i < sizeof(dflt) / sizeof(dflt[0]); i++)
+		sigaction(dflt[i], &sa, NULL);
+	sigaction(MASTER_SIG_SB, &sa, NULL);
+	/* No SA_RESTART: QUIT must interrupt the blocking accept4(). */
+	sa.sa_handler = on_quit;
+	sigaction(SIGQUIT, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* --- the snapshot ---------------------------------------------------- */
+
+/* Copies a slot's string, which its worker may be rewriting right now. */
+static void
+copy_field(char *dst, const char *src, size_t sz)
+{
+	memcpy(dst, src, sz);
+	dst[sz - 1] = '\0';
+}
+
+static int
+row_cmp(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	if (x->gen != y->gen)
+		return x->gen < y->gen ? -1 : 1;
+	return x->up_ms > y->up_ms ? -1 : x->up_ms < y->up_ms;
+}
+
+/* Reads every field once; a torn string is NUL-ended, never trusted. */
+static void
+snapshot(struct snap *sn)
+{
+	long long now = sb_now_ms();
+
+	memset(sn->count, 0, sizeof(sn->count));
+	sn->master_pid = sb->master_pid;
+	sn->generation = sb->generation;
+	sn->target = sb->target;
+	sn->up_ms = now - sb->master_started_ms;
+	sn->started_unix = sb->master_started_unix;
+	sn->nrows = 0;
+	sn->requests = 0;
+	for (int i = 0; i < SB_SLOTS; i++) {
+		const struct sb_slot *s = &sb->slot[i];
+		struct row *r = &sn->row[sn->nrows];
+		unsigned char state = s->state;
+		long long start;
+
+		if (state == SB_EMPTY || state > SB_CLOSING)
+			continue;
+		r->state = state;
+		r->pid = s->pid;
+		r->id = s->id;
+		r->gen = s->gen;
+		r->requests = s->requests;
+		r->up_ms = now - s->started_ms;
+		start = s->req_start_ms;
+		r->age_ms = start == 0 ? -1 : (now > start ? now - start : 0);
+		copy_field(r->method, s->method, sizeof(r->method));
+		copy_field(r->path, s->path, sizeof(r->path));
+		copy_field(r->client, s->client, sizeof(r->client));
+		if (r->age_ms < 0)
+			r->method[0] = r->path[0] = '\0';
+		/* The client is stale outside of a connection. */
+		if (state == SB_STARTING || state == SB_ACCEPTING)
+			r->client[0] = '\0';
+		sn->count[state]++;
+		sn->requests += r->requests;
+		sn->nrows++;
+	}
+	qsort(sn->row, (size_t)sn->nrows, sizeof(sn->row[0]), row_cmp);
+}
+
+/* --- output ---------------------------------------------------------- */
+
+static void
+out_add(struct out *o, const char *s, size_t n)
+{
+	if (o->full || n > o->cap - o->len) {
+		o->full = true;
+		return;
+	}
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+}
+
+static void
+out_str(struct out *o, const char *s)
+{
+	out_add(o, s, strlen(s));
+}
+
+static void __attribute__((format(printf, 2, 3)))
+out_printf(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->full)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(o->p + o->len, o->cap - o->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= o->cap - o->len)
+		o->full = true;
+	else
+		o->len += (size_t)n;
+}
+
+/*
+ * Appends s escaped for how. Slots hold raw bytes from the wire: in text,
+ * control and non-ASCII bytes become \xNN; in JSON and HTML every byte is
+ * one code point (Latin-1), so the output is always valid UTF-8.
+ */
+static void
+out_esc(struct out *o, const char *s, enum esc how)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		unsigned c = *p;
+		bool ctl = c < 0x20 || c == 0x7f;
+
+		if (how == ESC_TEXT && (ctl || c >= 0x80 || c == '\\'))
+			out_printf(o, "\\x%02x", c);
+		else if (how == ESC_JSON && (c == '"' || c == '\\'))
+			out_printf(o, "\\%c", c);
+		else if (how == ESC_JSON && (ctl || c >= 0x80))
+			out_printf(o, "\\u%04x", c);
+		else if (how == ESC_HTML && ctl)
+			out_str(o, "&#xfffd;");
+		else if (how == ESC_HTML && (c >= 0x80 || strchr("&<>\"'", c)))
+			out_printf(o, "&#x%x;", c);
+		else
+			out_add(o, (const char *)p, 1);
+	}
+}
+
+/* s escaped as a JSON string, or null when empty. */
+static void
+out_json_str(struct out *o, const char *s)
+{
+	if (*s == '\0') {
+		out_str(o, "null");
+		return;
+	}
+	out_str(o, "\"");
+	out_esc(o, s, ESC_JSON);
+	out_str(o, "\"");
+}
+
+/* Text: s escaped, padded with spaces to width columns. */
+static void
+out_text_col(struct out *o, const char *s, size_t width)
+{
+	size_t before = o->len;
+
+	out_esc(o, *s ? s : "-", ESC_TEXT);
+	while (!o->full && o->len - before < width)
+		out_add(o, " ", 1);
+}
+
+/* "850ms", "12.3s", "4m05s", "2h07m", "3d04h". */
+static const char *
+fmt_dur(long long ms, char *buf, size_t sz)
+{
+	long long s = ms / 1000;
+
+	if (ms < 0)
+		snprintf(buf, sz, "-");
+	else if (ms < 1000)
+		snprintf(buf, sz, "%lldms", ms);
+	else if (s < 60)
+		snprintf(buf, sz, "%lld.%llds", s, ms % 1000 / 100);
+	else if (s < 3600)
+		snprintf(buf, sz, "%lldm%02llds", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(buf, sz, "%lldh%02lldm", s / 3600, s % 3600 / 60);
+	else
+		snprintf(buf, sz, "%lldd%02lldh", s / 86400, s % 86400 / 3600);
+	return buf;
+}
+
+/* "2024-06-01 12:00:03 UTC" */
+static const char *
+fmt_time(long long unix_s, char *buf, size_t sz)
+{
+	time_t t = (time_t)unix_s;
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, sz, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+		snprintf(buf, sz, "?");
+	return buf;
+}
+
+/* "3 accepting, 1 handling" */
+static void
+out_counts(struct out *o, const struct snap *sn)
+{
+	const char *sep = "";
+
+	for (int st = SB_STARTING; st <= SB_CLOSING; st++) {
+		if (sn->count[st] == 0)
+			continue;
+		out_printf(o, "%s%d %s", sep, sn->count[st], sb_state_name(st));
+		sep = ", ";
+	}
+}
+
+/* --- the three renderings -------------------------------------------- */
+
+static void
+render_text(struct out *o, const struct snap *sn)
+{
+	char t[64], up[24], age[24];
+
+	out_printf(o, "preforkd status on %s\n\n", addr);
+	out_printf(o, "master pid      %d\n", (int)sn->master_pid);
+	out_printf(o, "started         %s\n",
+	    fmt_time(sn->started_unix, t, sizeof(t)));
+	out_printf(o, "uptime          %s (%lld s)\n",
+	    fmt_dur(sn->up_ms, up, sizeof(up)), sn->up_ms / 1000);
+	out_printf(o, "generation      %d\n", sn->generation);
+	out_printf(o, "workers wanted  %d\n", sn->target);
+	out_printf(o, "workers         %d: ", sn->nrows);
+	out_counts(o, sn);
+	out_printf(o, "\nrequests        %llu (by the live workers)\n\n",
+	    sn->requests);
+	out_printf(o, "%4s %8s %4s  %-10s %9s %8s %9s  %-22s %s\n", "id",
+	    "pid", "gen", "state", "requests", "up", "age_ms", "client",
+	    "request");
+	for (int i = 0; i < sn->nrows; i++) {
+		const struct row *r = &sn->row[i];
+
+		if (r->age_ms < 0)
+			snprintf(age, sizeof(age), "-");
+		else
+			snprintf(age, sizeof(age), "%lld", r->age_ms);
+		out_printf(o, "%4d %8d %4d  %-10s %9llu %8s %9s  ", r->id,
+		    (int)r->pid, r->gen, sb_state_name(r->state), r->requests,
+		    fmt_dur(r->up_ms, up, sizeof(up)), age);
+		out_text_col(o, r->client, 22);
+		out_str(o, " ");
+		if (r->age_ms < 0)
+			out_str(o, "-");
+		else {
+			out_esc(o, r->method, ESC_TEXT);
+			out_str(o, " ");
+			out_esc(o, r->path, ESC_TEXT);
+		}
+		out_str(o, "\n");
+	}
+}
+
+static void
+render_json(struct out *o, const struct snap *sn)
+{
+	out_printf(o, "{\"master_pid\":%d,\"status_pid\":%d,"
+	    "\"started_unix\":%lld,\"uptime_ms\":%lld,\"generation\":%d,"
+	    "\"workers_wanted\":%d,\"requests\":%llu,\"workers\":[",
+	    (int)sn->master_pid, (int)getpid(), sn->started_unix, sn->up_ms,
+	    sn->generation, sn->target, sn->requests);
+	for (int i = 0; i < sn->nrows; i++) {
+		const struct row *r = &sn->row[i];
+
+		out_printf(o, "%s\n{\"id\":%d,\"pid\":%d,\"gen\":%d,"
+		    "\"state\":\"%s\",\"requests\":%llu,\"method\":",
+		    i ? "," : "", r->id, (int)r->pid, r->gen,
+		    sb_state_name(r->state), r->requests);
+		out_json_str(o, r->method);
+		out_str(o, ",\"path\":");
+		out_json_str(o, r->path);
+		if (r->age_ms < 0)
+			out_str(o, ",\"age_ms\":null");
+		else
+			out_printf(o, ",\"age_ms\":%lld", r->age_ms);
+		out_str(o, ",\"client\":");
+		out_json_str(o, r->client);
+		out_printf(o, ",\"uptime_ms\":%lld}", r->up_ms);
+	}
+	out_str(o, "\n]}\n");
+}
+
+/*
+ * The page: inline CSS only (the Content-Security-Policy sent with it
+ * forbids anything else), one row per worker, a colour per state.
+ * Narrow screens drop the less useful columns and scroll the table.
+ */
+static const char html_style[] =
+":root{--bg:#f3f4f6;--card:#fff;--ink:#111827;--mute:#6b7280;"
+"--line:#e5e7eb;--mono:ui-monospace,SFMono-Regular,Menlo,Consolas,"
+"\"DejaVu Sans Mono\",monospace}\n"
+"*{box-sizing:border-box}\n"
+"body{margin:0;background:var(--bg);color:var(--ink);"
+"font:14px/1.45 system-ui,-apple-system,\"Segoe UI\",Roboto,sans-serif}\n"
+"header{background:#111827;color:#f9fafb;padding:14px 20px;display:flex;"
+"flex-wrap:wrap;gap:4px 16px;align-items:baseline}\n"
+"header h1{margin:0;font-size:19px;font-weight:650;letter-spacing:.01em}\n"
+"header .where{color:#9ca3af;font-family:var(--mono);font-size:13px}\n"
+"header .when{margin-left:auto;color:#9ca3af;font-size:12px}\n"
+"main{max-width:1180px;margin:0 auto;padding:18px 16px 24px}\n"
+".facts{display:grid;grid-template-columns:repeat(auto-fit,"
+"minmax(130px,1fr));gap:10px;margin:0 0 14px}\n"
+".fact{background:var(--card);border:1px solid var(--line);"
+"border-radius:10px;padding:10px 14px}\n"
+".fact small{display:block;color:var(--mute);font-size:11px;"
+"text-transform:uppercase;letter-spacing:.06em}\n"
+".fact b{display:block;font:600 21px/1.3 var(--mono);"
+"font-variant-numeric:tabular-nums}\n"
+".fact b span{font-size:14px;color:var(--mute);font-weight:400}\n"
+".states{display:flex;flex-wrap:wrap;gap:6px;margin:0 0 12px}\n"
+".card{background:var(--card);border:1px solid var(--line);"
+"border-radius:10px;overflow-x:auto}\n"
+"table{border-collapse:collapse;width:100%}\n"
+"th{position:sticky;top:0;background:#f9fafb;color:var(--mute);"
+"font-size:11px;font-weight:600;text-transform:uppercase;"
+"letter-spacing:.05em;text-align:left;padding:9px 12px;"
+"border-bottom:1px solid var(--line)}\n"
+"td{padding:8px 12px;border-bottom:1px solid var(--line);"
+"white-space:nowrap}\n"
+"tr:last-child td{border-bottom:0}\n"
+"tbody tr:hover{background:#f9fafb}\n"
+"th.n,td.n{text-align:right}\n"
+"td.n,td.m{font-family:var(--mono);font-size:13px;"
+"font-variant-numeric:tabular-nums}\n"
+"td.id{font-weight:650}\n"
+"td.req{max-width:340px;overflow:hidden;text-overflow:ellipsis}\n"
+"td.req b{font-weight:650;margin-right:6px}\n"
+".none{color:#9ca3af}\n"
+".slow{color:#b45309;font-weight:650}\n"
+".stuck{color:#b91c1c;font-weight:700}\n"
+".st{display:inline-block;min-width:88px;padding:2px 10px;"
+"border-radius:999px;font-size:12px;font-weight:600;text-align:left;"
+"background:var(--sb);color:var(--sf)}\n"
+".st i{display:inline-block;width:7px;height:7px;border-radius:50%;"
+"margin-right:6px;vertical-align:1px;background:var(--accent)}\n"
+"tr.w td:first-child{box-shadow:inset 4px 0 0 var(--accent)}\n"
+/* Each state sets colours that .st and the row's edge pick up. */
+".s-starting{--sb:#e5e7eb;--sf:#374151;--accent:#9ca3af}\n"
+".s-accepting{--sb:#dcfce7;--sf:#166534;--accent:#22c55e}\n"
+".s-reading{--sb:#dbeafe;--sf:#1e40af;--accent:#3b82f6}\n"
+".s-handling{--sb:#fef3c7;--sf:#92400e;--accent:#f59e0b}\n"
+".s-writing{--sb:#ede9fe;--sf:#5b21b6;--accent:#8b5cf6}\n"
+".s-keepalive{--sb:#cffafe;--sf:#155e75;--accent:#06b6d4}\n"
+".s-closing{--sb:#fee2e2;--sf:#991b1b;--accent:#f87171}\n"
+"footer{color:var(--mute);font-size:12px;margin-top:12px}\n"
+"footer a{color:inherit}\n"
+/* A phone: three facts a line, each worker a two-line card. */
+"@media (max-width:640px){header{padding:12px 14px}"
+"header .when{margin-left:0}main{padding:12px 10px}"
+".facts{grid-template-columns:repeat(3,1fr);gap:8px}"
+".fact{padding:8px 10px}.fact b{font-size:17px}.fact b span{font-size:12px}"
+"thead,.hs{display:none}table,tbody{display:block}"
+"tr.w{display:grid;grid-template-columns:auto auto 1fr auto;"
+"grid-template-areas:\"id sc pid age\" \"req req req rq\";gap:6px 10px;"
+"align-items:center;padding:10px 12px 10px 16px;"
+"border-bottom:1px solid var(--line);box-shadow:inset 4px 0 0 var(--accent)}"
+"tr.w:last-child{border-bottom:0}"
+"tr.w td,tr.w td:first-child{padding:0;border:0;box-shadow:none}"
+"td.id{grid-area:id}td.sc{grid-area:sc}td.age{grid-area:age}"
+"td.pid{grid-area:pid;text-align:left}td.rq{grid-area:rq}"
+"td.req{grid-area:req;max-width:none}"
+"td.pid:before{content:\"pid \";color:var(--mute)}"
+"td.rq:after{content:\" req\";color:var(--mute)}}\n";
+
+static void
+render_html(struct out *o, const struct snap *sn)
+{
+	int busy = sn->count[SB_READING] + sn->count[SB_HANDLING] +
+	    sn->count[SB_WRITING];
+	char t[64], d[24];
+
+	out_str(o, "<!doctype html>\n<html lang=\"en\"><head>"
+	    "<meta charset=\"utf-8\">\n"
+	    "<meta name=\"viewport\" content=\"width=device-width,"
+	    "initial-scale=1\">\n");
+	out_printf(o, "<meta http-equiv=\"refresh\" content=\"%d\">\n",
+	    STATUS_REFRESH_S);
+	out_str(o, "<title>preforkd status &middot; ");
+	out_esc(o, addr, ESC_HTML);
+	out_printf(o, "</title>\n<style>\n%s</style>\n</head><body>\n",
+	    html_style);
+	out_str(o, "<header><h1>preforkd</h1><span class=\"where\">status "
+	    "&middot; ");
+	out_esc(o, addr, ESC_HTML);
+	out_printf(o, "</span><span class=\"when\">updated %s</span>"
+	    "</header>\n<main>\n", fmt_time((long long)time(NULL), t,
+	    sizeof(t)));
+
+	out_str(o, "<section class=\"facts\">\n");
+	out_printf(o, "<div class=\"fact\"><small>Workers</small><b>%d"
+	    "<span> / %d wanted</span></b></div>\n", sn->nrows, sn->target);
+	out_printf(o, "<div class=\"fact\"><small>Busy</small><b>%d</b>"
+	    "</div>\n", busy);
+	out_printf(o, "<div class=\"fact\"><small>Requests</small><b>%llu"
+	    "</b></div>\n", sn->requests);
+	out_printf(o, "<div class=\"fact\"><small>Generation</small><b>%d"
+	    "</b></div>\n", sn->generation);
+	out_printf(o, "<div class=\"fact\"><small>Master pid</small><b>%d"
+	    "</b></div>\n", (int)sn->master_pid);
+	out_printf(o, "<div class=\"fact\" title=\"started %s\"><small>Uptime"
+	    "</small><b>%s</b></div>\n", fmt_time(sn->started_unix, t,
+	    sizeof(t)), fmt_dur(sn->up_ms, d, sizeof(d)));
+	out_str(o, "</section>\n<div class=\"states\">");
+	for (int st = SB_STARTING; st <= SB_CLOSING; st++)
+		if (sn->count[st] > 0)
+			out_printf(o, "<span class=\"st s-%s\"><i></i>%d %s"
+			    "</span>", sb_state_name(st), sn->count[st],
+			    sb_state_name(st));
+	out_str(o, "</div>\n");
+
+	out_str(o, "<div class=\"card\"><table>\n<thead><tr>"
+	    "<th>Worker</th><th class=\"n\">PID</th>"
+	    "<th class=\"n hs\">Gen</th><th>State</th>"
+	    "<th class=\"n\">Requests</th><th>Current request</th>"
+	    "<th class=\"n\">Age</th><th class=\"hs\">Client</th>"
+	    "<th class=\"n hs\">Up</th></tr></thead>\n<tbody>\n");
+	for (int i = 0; i < sn->nrows; i++) {
+		const struct row *r = &sn->row[i];
+		const char *name = sb_state_name(r->state);
+		const char *age_class = r->age_ms > cfg->timeout_ms ? "stuck" :
+		    r->age_ms >= STATUS_SLOW_MS ? "slow" : "";
+
+		out_printf(o, "<tr class=\"w s-%s\" data-pid=\"%d\">"
+		    "<td class=\"id\">#%d</td>"
+		    "<td class=\"n pid\">%d</td><td class=\"n hs\">%d</td>"
+		    "<td class=\"sc\"><span class=\"st s-%s\"><i></i>%s</span>"
+		    "</td><td class=\"n rq\">%llu</td><td class=\"req m\">", name,
+		    (int)r->pid, r->id, (int)r->pid, r->gen, name, name,
+		    r->requests);
+		if (r->age_ms < 0)
+			out_str(o, "<span class=\"none\">&mdash;</span>");
+		else {
+			out_str(o, "<b>");
+			out_esc(o, r->method, ESC_HTML);
+			out_str(o, "</b>");
+			out_esc(o, r->path, ESC_HTML);
+		}
+		out_str(o, "</td><td class=\"n age\">");
+		if (r->age_ms < 0)
+			out_str(o, "<span class=\"none\">&mdash;</span>");
+		else
+			out_printf(o, "<span class=\"%s\">%s</span>", age_class,
+			    fmt_dur(r->age_ms, d, sizeof(d)));
+		out_str(o, "</td><td class=\"m hs\">");
+		if (r->client[0] == '\0')
+			out_str(o, "<span class=\"none\">&mdash;</span>");
+		else
+			out_esc(o, r->client, ESC_HTML);
+		out_printf(o, "</td><td class=\"n hs\">%s</td></tr>\n",
+		    fmt_dur(r->up_ms, d, sizeof(d)));
+	}
+	if (sn->nrows == 0)
+		out_str(o, "<tr><td colspan=\"9\" class=\"none\">no workers "
+		    "right now</td></tr>\n");
+	out_printf(o, "</tbody></table></div>\n<footer>Refreshes every %d s "
+	    "&middot; <a href=\"?format=text\">text</a> &middot; "
+	    "<a href=\"?format=json\">json</a> &middot; preforkd/"
+	    PREFORKD_VERSION "</footer>\n</main>\n</body></html>\n",
+	    STATUS_REFRESH_S);
+}
+
+/* --- the connection -------------------------------------------------- */
+
+/* Waits for events on fd until deadline: 1 ready, 0 timed out, -1 error. */
+static int
+wait_fd(int fd, short events, long long deadline)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
+
+	for (;;) {
+		long long left = deadline - sb_now_ms();
+		int rc;
+
+		if (left <= 0)
+			return 0;
+		rc = poll(&pfd, 1, (int)left);
+		if (rc == -1 && errno == EINTR)
+			continue;	/* QUIT: this connection still ends */
+		if (rc <= 0)
+			return rc;
+		return 1;
+	}
+}
+
+/*
+ * Reads a request head (up to an empty line) into buf before the
+ * deadline. Returns 0 and its length in *len; 431 when it does not fit;
+ * 408 when it stops short after some bytes; -1 when the client left or
+ * sent nothing (then there is no one to answer).
+ */
+static int
+read_head(int fd, char *buf, size_t cap, size_t *len, long long deadline)
+{
+	size_t n = 0;
+
+	while (n < cap) {
+		ssize_t got = read(fd, buf + n, cap - n);
+		size_t from = n > 3 ? n - 3 : 0;
+
+		if (got > 0) {
+			n += (size_t)got;
+			if (memmem(buf + from, n - from, "\r\n\r\n", 4) ||
+			    memmem(buf + from, n - from, "\n\n", 2)) {
+				*len = n;
+				return 0;
+			}
+			continue;
+		}
+		if (got == 0)
+			return -1;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+		if (wait_fd(fd, POLLIN, deadline) != 1)
+			return n > 0 ? 408 : -1;
+	}
+	return 431;
+}
+
+/*
+ * Parses "METHOD SP TARGET SP HTTP/1.x" at the start of the head, in
+ * place (NUL-ending method and target). Returns 0 or an HTTP status.
+ */
+static int
+parse_line(char *head, size_t len, char **method, char **target)
+{
+	char *eol = memchr(head, '\n', len), *sp1, *sp2;
+
+	if (eol == NULL)
+		return 400;
+	if (eol > head && eol[-1] == '\r')
+		eol--;
+	*eol = '\0';
+	if ((sp1 = strchr(head, ' ')) == NULL ||
+	    (sp2 = strchr(sp1 + 1, ' ')) == NULL || strchr(sp2 + 1, ' '))
+		return 400;
+	*sp1 = *sp2 = '\0';
+	*method = head;
+	*target = sp1 + 1;
+	if (**method == '\0' || strspn(*method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+-.^_`|~") !=
+	    strlen(*method) || **target != '/')
+		return 400;
+	if (strncmp(sp2 + 1, "HTTP/", 5) != 0)
+		return 400;
+	if (strcmp(sp2 + 1, "HTTP/1.1") != 0 && strcmp(sp2 + 1, "HTTP/1.0"))
+		return 505;
+	return 0;
+}
+
+/* The ?format= of query (NULL: none); -1 when unknown. */
+static int
+parse_format(const char *query)
+{
+	static const char *names[] = { "text", "json", "html" };
+	const char *p = query;
+
+	while (p != NULL && *p != '\0') {
+		size_t n = strcspn(p, "&");
+
+		if (n > 7 && strncmp(p, "format=", 7) == 0) {
+			for (size_t i = 0; i < sizeof(names) / sizeof(*names);
+			    i++)
+				if (n - 7 == strlen(names[i]) &&
+				    strncmp(p + 7, names[i], n - 7) == 0)
+					return (int)i;
+			return -1;
+		}
+		p = p[n] == '&' ? p + n + 1 : p + n;
+	}
+	return FMT_TEXT;
+}
+
+/* Sends the iovecs whole before the deadline. Returns 0 or -1. */
+static int
+send_all(int fd, struct iovec *iov, int iovcnt, long long deadline)
+{
+	while (iovcnt > 0) {
+		struct msghdr msg = { .msg_iov = iov, .msg_iovlen = iovcnt };
+		ssize_t n;
+
+		if (iov->iov_len == 0) {
+			iov++;
+			iovcnt--;
+			continue;
+		}
+		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (wait_fd(fd, POLLOUT, deadline) != 1)
+				return -1;
+			continue;
+		}
+		if (n <= 0)
+			return -1;
+		while (iovcnt > 0 && (size_t)n >= iov->iov_len) {
+			n -= (ssize_t)iov->iov_len;
+			iov++;
+			iovcnt--;
+		}
+		if (iovcnt > 0) {
+			iov->iov_base = (char *)iov->iov_base + n;
+			iov->iov_len -= (size_t)n;
+		}
+	}
+	return 0;
+}
+
+/* Sends one complete response; HEAD gets the head only. */
+static int
+respond(int fd, int status, const char *ctype, const char *extra,
+    const char *b, size_t blen, bool head_only)
+{
+	char head[1024];
+	struct iovec iov[2];
+	int n;
+
+	n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\n%s"
+	    "Server: preforkd/" PREFORKD_VERSION "\r\n"
+	    "Content-Type: %s\r\nContent-Length: %zu\r\n"
+	    "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
+	    "%sConnection: close\r\n\r\n", status, resp_reason(status),
+	    resp_date_line(), ctype, blen, extra ? extra : "");
+	if (n < 0 || (size_t)n >= sizeof(head))
+		return -1;
+	iov[0].iov_base = head;
+	iov[0].iov_len = (size_t)n;
+	iov[1].iov_base = (void *)b;
+	iov[1].iov_len = head_only ? 0 : blen;
+	return send_all(fd, iov, 2, sb_now_ms() + STATUS_WRITE_MS);
+}
+
+/* An error with a one-line text body, e.g. "404 Not Found". */
+static int
+respond_error(int fd, int status, const char *extra, bool head_only)
+{
+	char msg[96];
+	int n = snprintf(msg, sizeof(msg), "%d %s\n", status,
+	    resp_reason(status));
+
+	return respond(fd, status, "text/plain; charset=utf-8", extra, msg,
+	    (size_t)n, head_only);
+}
+
+/*
+ * After an error the client may still be sending: half-close and read
+ * a little, so that it sees our answer instead of a reset.
+ */
+static void
+linger(int fd)
+{
+	long long deadline = sb_now_ms() + STATUS_LINGER_MS;
+	size_t total = 0;
+	char junk[4096];
+
+	(void)shutdown(fd, SHUT_WR);
+	while (total < STATUS_LINGER_BYTES) {
+		ssize_t n = read(fd, junk, sizeof(junk));
+
+		if (n > 0)
+			total += (size_t)n;
+		else if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			return;
+		else if (wait_fd(fd, POLLIN, deadline) != 1)
+			return;
+	}
+}
+
+/* Renders the scoreboard in format fmt; returns 0 or 500 (too big). */
+static int
+render(struct out *o, int fmt)
+{
+	snapshot(&snap);
+	o->p = body;
+	o->cap = sizeof(body);
+	o->len = 0;
+	o->full = false;
+	if (fmt == FMT_JSON)
+		render_json(o, &snap);
+	else if (fmt == FMT_HTML)
+		render_html(o, &snap);
+	else
+		render_text(o, &snap);
+	return o->full ? 500 : 0;
+}
+
+/* Serves one connection: one request, one response, then it is closed. */
+static void
+serve(int fd)
+{
+	static const char *ctypes[] = { "text/plain; charset=utf-8",
+	    "application/json", "text/html; charset=utf-8" };
+	static const char *csp = "Content-Security-Policy: default-src "
+	    "'none'; style-src 'unsafe-inline'\r\n";
+	char head[STATUS_HEAD_MAX], *method = NULL, *target = NULL, *query;
+	bool head_only;
+	size_t len = 0;
+	struct out o;
+	int rc, fmt;
+
+	rc = read_head(fd, head, sizeof(head), &len,
+	    sb_now_ms() + STATUS_READ_MS);
+	if (rc == -1)
+		return;
+	if (rc == 0)
+		rc = parse_line(head, len, &method, &target);
+	if (rc != 0) {
+		if (respond_error(fd, rc, NULL, false) == 0)
+			linger(fd);
+		return;
+	}
+	head_only = strcmp(method, "HEAD") == 0;
+	if ((query = strchr(target, '?')) != NULL)
+		*query++ = '\0';
+	if (strcmp(target, "/status") != 0) {
+		(void)respond_error(fd, 404, NULL, head_only);
+		return;
+	}
+	if (!head_only && strcmp(method, "GET") != 0) {
+		if (respond_error(fd, 405, "Allow: GET, HEAD\r\n", false) == 0)
+			linger(fd);
+		return;
+	}
+	if ((fmt = parse_format(query)) == -1) {
+		(void)respond_error(fd, 400, NULL, head_only);
+		return;
+	}
+	if ((rc = render(&o, fmt)) != 0) {
+		log_warnx("status: the %s page does not fit in %zu bytes",
+		    fmt == FMT_JSON ? "json" : fmt == FMT_HTML ? "html" :
+		    "text", sizeof(body));
+		(void)respond_error(fd, rc, NULL, head_only);
+		return;
+	}
+	(void)respond(fd, 200, ctypes[fmt], fmt == FMT_HTML ? csp : NULL,
+	    o.p, o.len, head_only);
+}
+
+static void
+pause_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
 
 void
-status_main(const struct cfg *cfg, int fd, const struct sb *sb)
+status_main(const struct cfg *c, int lfd, const struct sb *board)
 {
-	(void)cfg; (void)fd; (void)sb;
-	for (;;)
-		pause();
+	pid_t master = getppid();
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+
+	cfg = c;
+	sb = board;
+	status_signals();
+	if (prctl(PR_SET_PDEATHSIG, SIGQUIT) == -1 || getppid() != master)
+		_exit(0);
+	if (getsockname(lfd, (struct sockaddr *)&ss, &sslen) == 0)
+		cfg_addr_str((struct sockaddr *)&ss, sslen, addr, sizeof(addr));
+	else
+		snprintf(addr, sizeof(addr), "%s", c->status_listen.spec);
+	title_set("preforkd: status %s", addr);
+	while (!status_stop) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+		if (fd != -1) {
+			serve(fd);
+			close(fd);
+			continue;
+		}
+		switch (errno) {
+		case EINTR:
+		case ECONNABORTED:
+		case EPROTO:
+		case EAGAIN:		/* SO_RCVTIMEO of the listener */
+			if (getppid() != master)
+				status_stop = 1;
+			break;
+		default:		/* EMFILE, ENOBUFS...: breathe */
+			log_warn("status: accept4() on %s failed", addr);
+			pause_ms(100);
+		}
+	}
+	exit(0);
 }

@@ -6,6 +6,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -32,6 +33,58 @@ struct sb		*worker_sb;
 struct sb_slot		*worker_slot;
 
 static struct conn conn;
+static const struct cfg	*wcfg;
+static bool		 drop_user;
+static uid_t		 drop_uid;
+static gid_t		 drop_gid;
+volatile sig_atomic_t	 worker_reopen;
+
+void
+worker_set_user(bool drop, uid_t uid, gid_t gid)
+{
+	drop_user = drop;
+	drop_uid = uid;
+	drop_gid = gid;
+}
+
+/* Reopens the logs after USR1 (between requests). */
+void
+worker_check_reopen(void)
+{
+	char err[512];
+
+	if (!worker_reopen)
+		return;
+	worker_reopen = 0;
+	if (log_open(wcfg, err, sizeof(err)) == -1)
+		log_warnx("reopening logs: %s (the old ones stay open)", err);
+}
+
+static void
+on_usr1(int sig)
+{
+	(void)sig;
+	worker_reopen = 1;
+}
+
+/* -u: give up root before any module code runs. */
+static int
+drop_privileges(void)
+{
+	if (!drop_user)
+		return 0;
+	if (setgroups(1, &drop_gid) == -1 || setgid(drop_gid) == -1 ||
+	    setuid(drop_uid) == -1) {
+		log_warn("cannot switch to uid %d gid %d", (int)drop_uid,
+		    (int)drop_gid);
+		return -1;
+	}
+	if (setuid(0) == 0) {
+		log_warnx("could regain root after dropping it");
+		return -1;
+	}
+	return 0;
+}
 
 /* QUIT: the server stops; serve what waits in the accept queue, exit.
  * HUP: this worker is replaced (reload, recycling, TTOU); the others
@@ -50,8 +103,8 @@ worker_signals(void)
 {
 	struct sigaction sa;
 	sigset_t all;
-	static const int ignored[] = { SIGPIPE, SIGUSR1, SIGUSR2,
-	    SIGWINCH, SIGTTIN, SIGTTOU };
+	static const int ignored[] = { SIGPIPE, SIGUSR2, SIGWINCH, SIGTTIN,
+	    SIGTTOU };
 	static const int dflt[] = { SIGTERM, SIGINT, SIGCHLD, SIGALRM };
 
 	memset(&sa, 0, sizeof(sa));
@@ -67,6 +120,8 @@ worker_signals(void)
 	sa.sa_handler = on_quit;
 	sigaction(SIGQUIT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = on_usr1;
+	sigaction(SIGUSR1, &sa, NULL);
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 }
@@ -131,6 +186,7 @@ accept_loop(const int *lfd, int nlfd, pid_t master)
 
 		if (stopping && !worker_drain)
 			return;
+		worker_check_reopen();
 
 		worker_slot->state = SB_ACCEPTING;
 		fd = accept_one(lfd, nlfd, !stopping, &ss, &sslen);
@@ -174,6 +230,7 @@ worker_main(const struct cfg *cfg, int id, int gen, const int *lfd, int nlfd,
 	char err[512];
 
 	worker_sb = sb;
+	wcfg = cfg;
 	worker_slot = &sb->slot[sbi];
 	worker_slot->pid = getpid();
 	log_set_role(id);
@@ -195,6 +252,8 @@ worker_main(const struct cfg *cfg, int id, int gen, const int *lfd, int nlfd,
 		    (cfg->max_requests_jitter > 0 ? (unsigned long long)random() %
 		    ((unsigned long long)cfg->max_requests_jitter + 1) : 0);
 	}
+	if (drop_privileges() == -1)
+		_exit(WORKER_EXIT_BOOT);
 	crash_init(&conn, id, cfg->timeout_ms);
 	if (api_init(cfg) == -1) {
 		log_warn("cannot allocate module request state");

@@ -5,7 +5,9 @@
 #ifndef PREFORKD_WORKER_H
 #define PREFORKD_WORKER_H
 
+#include <sys/types.h>
 #include <signal.h>
+#include <stdbool.h>
 
 #include "cfg.h"
 #include "sb.h"
@@ -14,8 +16,14 @@
  * finish the current request, then exit. */
 extern volatile sig_atomic_t worker_stop;
 
+/* Reopens the logs if USR1 asked for it; called between requests. */
+void	worker_check_reopen(void);
+
 /* Requests after which this worker asks to be recycled (0: never). */
 extern unsigned long long worker_quota;
+
+/* Workers setuid/setgid to uid/gid after fork when drop is set. */
+void	worker_set_user(bool drop, uid_t uid, gid_t gid);
 
 /* A worker tells the master to look at the scoreboard (recycling). */
 #define MASTER_SIG_SB	(SIGRTMIN + 1)

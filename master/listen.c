@@ -104,13 +104,14 @@ same_address(const struct sockaddr_storage *a, const struct cfg_listen *l)
 	if (a->ss_family == AF_INET) {
 		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
 
-		return x->sin_port == y->sin_port &&
+		/* port 0 in the config: whatever port it was given */
+		return (x->sin_port == y->sin_port || y->sin_port == 0) &&
 		    x->sin_addr.s_addr == y->sin_addr.s_addr;
 	}
 	if (a->ss_family == AF_INET6) {
 		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
 
-		return x->sin6_port == y->sin6_port &&
+		return (x->sin6_port == y->sin6_port || y->sin6_port == 0) &&
 		    memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
 	}
 	return strcmp(((const struct sockaddr_un *)a)->sun_path,

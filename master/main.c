@@ -5,6 +5,7 @@
  * loop are one line on stderr and a sysexits(3) code.
  */
 #include <sys/stat.h>
+#include <limits.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -181,6 +182,33 @@ daemonize(void)
 	return p[1];
 }
 
+/* The binary as started, absolute, so that USR2 runs what is installed
+ * there by then. */
+static void
+find_self(const char *argv0, char *out, size_t outsz)
+{
+	char cand[PATH_MAX], *path, *save = NULL;
+
+	strlcpy(out, "/proc/self/exe", outsz);
+	if (strchr(argv0, '/') != NULL) {
+		if (realpath(argv0, cand) != NULL)
+			strlcpy(out, cand, outsz);
+		return;
+	}
+	if ((path = getenv("PATH")) == NULL || (path = strdup(path)) == NULL)
+		return;
+	for (char *d = strtok_r(path, ":", &save); d != NULL;
+	    d = strtok_r(NULL, ":", &save)) {
+		snprintf(cand, sizeof(cand), "%s/%s", d, argv0);
+		if (access(cand, X_OK) == 0) {
+			if (realpath(cand, out) == NULL)
+				strlcpy(out, cand, outsz);
+			break;
+		}
+	}
+	free(path);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -193,13 +221,31 @@ main(int argc, char **argv)
 	char err[1024];
 	sigset_t none;
 	int action, code, rc;
+	char self[PATH_MAX];
+	const char *old;
+	char **args;
 	pid_t other;
 
 	/* An upgrading master execs us with its signals blocked. */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	find_self(argv[0], self, sizeof(self));
+	ma.self = self;
+	/* setproctitle() reuses argv's memory: keep a copy for reloads and
+	 * upgrades, whose argv[0] is the binary's absolute path. */
+	if ((args = calloc((size_t)argc + 1, sizeof(*args))) == NULL)
+		return EX_OSERR;
+	for (int i = 0; i < argc; i++)
+		if ((args[i] = strdup(i == 0 ? self : argv[i])) == NULL)
+			return EX_OSERR;
+	if ((old = getenv("PREFORKD_OLD_MASTER")) != NULL) {
+		const char *errstr;
+
+		ma.old_master = (pid_t)strtonum(old, 2, 1 << 30, &errstr);
+		unsetenv("PREFORKD_OLD_MASTER");
+	}
 	setproctitle_init(argc, argv, environ);
-	if ((code = config_build(argc, argv, &c, &action, &fo, err,
+	if ((code = config_build(argc, args, &c, &action, &fo, err,
 	    sizeof(err))) != 0) {
 		fprintf(stderr, "preforkd: %s\n", err);
 		return code;
@@ -256,7 +302,7 @@ main(int argc, char **argv)
 	for (int i = 0; i < ninh; i++)
 		if (inh[i] >= 0)
 			close(inh[i]);		/* handed down, not configured */
-	if (c.daemon)
+	if (c.daemon && ma.old_master == 0)	/* an upgrade is detached */
 		ma.ready_fd = daemonize();
 	if (pfh != NULL && pidfile_write(pfh) == -1)
 		log_warn("cannot write pid file %s", c.pid_file);
@@ -264,10 +310,8 @@ main(int argc, char **argv)
 	ma.lfd = lfd;
 	ma.nlfd = c.nlisten;
 	ma.argc = argc;
-	ma.argv = argv;
+	ma.argv = args;
 	ma.pfh = pfh;
 	rc = master_run(&ma);
-	if (c.has_status)
-		listen_unlink(&c.status_listen);
 	return rc;
 }

@@ -6,6 +6,7 @@
  */
 #include <sys/wait.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -74,9 +75,15 @@ static int		 saved_argc;
 static char		**saved_argv;
 static bool		 reloading;
 static bool		 announced_ready;
+static pid_t		 upgrade_pid;	/* the new master, during USR2 */
+static bool		 handed_off;	/* it took over: leave quietly */
+static char		 self_path[PATH_MAX];
+
+static void	upgrade_failed(void);
 static long long	 ready_deadline;
 static int		 ready_fd = -1;	/* -D: the starting process waits */
 static struct pidfh	*pfh;
+static pid_t		 old_master;	/* we are its upgrade: tell it */
 static bool		 reload_failed;
 static long long	 reload_deadline;
 static int		 sfd = -1;	/* --status-listen */
@@ -327,7 +334,17 @@ reap(void)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		if ((p = by_pid(pid)) != NULL)
 			reaped(p, status);
-		else if (pid == status_pid) {
+		else if (pid == upgrade_pid) {
+			if (WIFEXITED(status))
+				log_errorx("upgrade failed: the new master exited "
+				    "with code %d; this one keeps serving",
+				    WEXITSTATUS(status));
+			else
+				log_errorx("upgrade failed: the new master died "
+				    "by signal %d; this one keeps serving",
+				    WTERMSIG(status));
+			upgrade_failed();
+		} else if (pid == status_pid) {
 			if (state == RUNNING)
 				log_warnx("status process (pid %d) died: "
 				    "restarting it", (int)pid);
@@ -530,6 +547,98 @@ check_reload(void)
 	notify("READY=1");
 }
 
+/* FILE.oldbin for the pid file during an upgrade. */
+static void
+oldbin_name(char *out, size_t outsz)
+{
+	snprintf(out, outsz, "%s.oldbin", cfg->pid_file);
+}
+
+/*
+ * USR2: re-executes the binary we were started as (a newly installed one
+ * is picked up), handing it the listening sockets. The new master tells
+ * us with WINCH once its workers accept; if it dies first, we go on.
+ */
+static void
+begin_upgrade(void)
+{
+	char fds[256], pidbuf[32], oldbin[PATH_MAX + 8];
+	int o = 0, maxfd = 2;
+	pid_t pid;
+
+	if (upgrade_pid != 0) {
+		log_warnx("SIGUSR2: an upgrade is in progress already");
+		return;
+	}
+	for (int i = 0; i < cur->nlfd; i++) {
+		o += snprintf(fds + o, sizeof(fds) - (size_t)o, "%s%d",
+		    o ? "," : "", cur->lfd[i]);
+		maxfd = cur->lfd[i] > maxfd ? cur->lfd[i] : maxfd;
+	}
+	if (sfd != -1) {
+		o += snprintf(fds + o, sizeof(fds) - (size_t)o, ",%d", sfd);
+		maxfd = sfd > maxfd ? sfd : maxfd;
+	}
+	if (cfg->pid_file[0] != '\0') {
+		oldbin_name(oldbin, sizeof(oldbin));
+		if (rename(cfg->pid_file, oldbin) == -1)
+			log_warn("rename(%s, %s) failed", cfg->pid_file, oldbin);
+	}
+	if ((pid = fork()) == -1) {
+		log_warn("fork() for the upgrade failed");
+		upgrade_failed();
+		return;
+	}
+	if (pid == 0) {
+		sigset_t none;
+
+		for (int i = 0; i < cur->nlfd; i++)
+			(void)fcntl(cur->lfd[i], F_SETFD, 0);
+		if (sfd != -1)
+			(void)fcntl(sfd, F_SETFD, 0);
+		closefrom(maxfd + 1);
+		snprintf(pidbuf, sizeof(pidbuf), "%d", (int)getppid());
+		setenv("PREFORKD_LISTEN_FDS", fds, 1);
+		setenv("PREFORKD_OLD_MASTER", pidbuf, 1);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execv(self_path, saved_argv);
+		log_warn("execv(%s) failed", self_path);
+		_exit(127);
+	}
+	upgrade_pid = pid;
+	log_info("SIGUSR2: upgrading: started %s as pid %d", self_path,
+	    (int)pid);
+}
+
+/* The new master is gone before it took over: we stay. */
+static void
+upgrade_failed(void)
+{
+	char oldbin[PATH_MAX + 8];
+
+	upgrade_pid = 0;
+	if (cfg->pid_file[0] != '\0') {
+		oldbin_name(oldbin, sizeof(oldbin));
+		if (rename(oldbin, cfg->pid_file) == -1)
+			log_warn("rename(%s, %s) failed", oldbin, cfg->pid_file);
+	}
+}
+
+/* The new master serves: retire everything (no accept-queue drain: the
+ * queue is the new master's) and leave the listeners to it. */
+static void
+handoff(void)
+{
+	handed_off = true;
+	for (int i = 0; i < MAX_PROCS; i++)
+		if (procs[i].pid > 0 && !procs[i].retiring)
+			retire(&procs[i]);
+	state = STOPPING;
+	deadline = now_ms() + cfg->graceful_timeout_ms;
+	notify("STOPPING=1");
+}
+
 /* USR1: reopen the logs here and in every worker (logrotate). */
 static void
 reopen_logs(void)
@@ -587,9 +696,25 @@ handle_flags(void)
 	}
 	if (got_usr1)
 		reopen_logs();
-	if (got_usr2 || got_winch)
-		log_warnx("signal ignored: binary upgrade and WINCH are not "
-		    "implemented yet");
+	if (got_usr2 && state == RUNNING)
+		begin_upgrade();
+	if (got_winch && state == RUNNING) {
+		if (upgrade_pid != 0) {
+			log_info("SIGWINCH: the new master (pid %d) serves; "
+			    "retiring the workers and leaving", (int)upgrade_pid);
+			handoff();
+		} else if (isatty(STDIN_FILENO))
+			log_info("SIGWINCH ignored in the foreground on a "
+			    "terminal");
+		else {
+			log_info("SIGWINCH: stopping the workers; the master "
+			    "and its listeners stay");
+			target = 0;
+			for (int i = 0; i < MAX_PROCS; i++)
+				if (procs[i].pid > 0 && !procs[i].retiring)
+					retire(&procs[i]);
+		}
+	}
 	got_ttin = got_ttou = got_hup = got_usr1 = got_usr2 = got_winch = 0;
 }
 
@@ -791,7 +916,17 @@ check_ready(void)
 		return;
 	}
 	log_info("ready: %d workers", target);
-	notify("READY=1");
+	if (old_master > 0) {
+		char msg[64];
+
+		snprintf(msg, sizeof(msg), "MAINPID=%d\nREADY=1", (int)getpid());
+		notify(msg);
+		log_info("taking over from the old master (pid %d)",
+		    (int)old_master);
+		kill(old_master, SIGWINCH);
+		old_master = 0;
+	} else
+		notify("READY=1");
 	if (ready_fd != -1) {
 		(void)write(ready_fd, "ok", 2);
 		close(ready_fd);
@@ -814,6 +949,8 @@ master_run(const struct master_args *a)
 	sfd = status_fd;
 	ready_fd = a->ready_fd;
 	pfh = a->pfh;
+	old_master = a->old_master;
+	strlcpy(self_path, a->self, sizeof(self_path));
 	worker_set_user(a->drop, a->uid, a->gid);
 	target = c->workers;
 	if ((sb = sb_create()) == NULL) {
@@ -853,10 +990,22 @@ master_run(const struct master_args *a)
 		if (state != RUNNING && status_pid != 0)
 			kill(status_pid, SIGTERM);
 		if (state != RUNNING && count_workers() == 0 && status_pid == 0)
-			break;
+			break;		/* (a new master of an upgrade lives on) */
+	}
+	if (handed_off) {
+		char oldbin[PATH_MAX + 8];
+
+		if (cfg->pid_file[0] != '\0') {
+			oldbin_name(oldbin, sizeof(oldbin));
+			unlink(oldbin);
+		}
+		log_info("exiting: the new master serves");
+		return 0;
 	}
 	for (int i = 0; i < cur->nlfd; i++)
 		listen_unlink(&cur->cfg.listen[i]);
+	if (sfd != -1)
+		listen_unlink(&cfg->status_listen);
 	if (pfh != NULL)
 		pidfile_remove(pfh);
 	log_info("exiting");

@@ -21,6 +21,8 @@ struct master_args {
 	char			**argv;
 	int			 ready_fd;	/* -D: say "ok" here once ready */
 	struct pidfh		*pfh;		/* --pid-file, or NULL */
+	const char		*self;		/* our binary, for USR2 */
+	pid_t			 old_master;	/* the master we upgrade, or 0 */
 	bool			 drop;		/* workers setuid to uid/gid */
 	uid_t			 uid;
 	gid_t			 gid;

@@ -135,16 +135,33 @@ copy_field(char *dst, const char *src, size_t sz)
 	dst[sz - 1] = '\0';
 }
 
-static int
-row_cmp(const void *a, const void *b)
+static bool
+row_before(const struct row *x, const struct row *y)
 {
-	const struct row *x = a, *y = b;
-
 	if (x->id != y->id)
-		return x->id < y->id ? -1 : 1;
+		return x->id < y->id;
 	if (x->gen != y->gen)
-		return x->gen < y->gen ? -1 : 1;
-	return x->up_ms > y->up_ms ? -1 : x->up_ms < y->up_ms;
+		return x->gen < y->gen;
+	return x->up_ms > y->up_ms;	/* the older of two for one id first */
+}
+
+/*
+ * By worker id. Insertion sort: the slots are nearly in order already,
+ * and glibc's qsort() may allocate.
+ */
+static void
+sort_rows(struct row *rows, int n)
+{
+	struct row tmp;
+
+	for (int i = 1; i < n; i++) {
+		int j = i;
+
+		tmp = rows[i];
+		for (; j > 0 && row_before(&tmp, &rows[j - 1]); j--)
+			rows[j] = rows[j - 1];
+		rows[j] = tmp;
+	}
 }
 
 /* Reads every field once; a torn string is NUL-ended, never trusted. */
@@ -189,7 +206,7 @@ snapshot(struct snap *sn)
 		sn->requests += r->requests;
 		sn->nrows++;
 	}
-	qsort(sn->row, (size_t)sn->nrows, sizeof(sn->row[0]), row_cmp);
+	sort_rows(sn->row, sn->nrows);
 }
 
 /* --- output ---------------------------------------------------------- */
@@ -545,13 +562,18 @@ render_html(struct out *o, const struct snap *sn)
 		    "<td class=\"id\">#%d</td>"
 		    "<td class=\"n pid\">%d</td><td class=\"n hs\">%d</td>"
 		    "<td class=\"sc\"><span class=\"st s-%s\"><i></i>%s</span>"
-		    "</td><td class=\"n rq\">%llu</td><td class=\"req m\">", name,
+		    "</td><td class=\"n rq\">%llu</td><td class=\"req m", name,
 		    (int)r->pid, r->id, (int)r->pid, r->gen, name, name,
 		    r->requests);
 		if (r->age_ms < 0)
-			out_str(o, "<span class=\"none\">&mdash;</span>");
+			out_str(o, "\"><span class=\"none\">&mdash;</span>");
 		else {
-			out_str(o, "<b>");
+			/* The whole request on hover, when the cell is cut. */
+			out_str(o, "\" title=\"");
+			out_esc(o, r->method, ESC_HTML);
+			out_str(o, " ");
+			out_esc(o, r->path, ESC_HTML);
+			out_str(o, "\"><b>");
 			out_esc(o, r->method, ESC_HTML);
 			out_str(o, "</b>");
 			out_esc(o, r->path, ESC_HTML);
@@ -559,6 +581,8 @@ render_html(struct out *o, const struct snap *sn)
 		out_str(o, "</td><td class=\"n age\">");
 		if (r->age_ms < 0)
 			out_str(o, "<span class=\"none\">&mdash;</span>");
+		else if (*age_class == '\0')
+			out_str(o, fmt_dur(r->age_ms, d, sizeof(d)));
 		else
 			out_printf(o, "<span class=\"%s\">%s</span>", age_class,
 			    fmt_dur(r->age_ms, d, sizeof(d)));

@@ -138,7 +138,8 @@ same_addr(const struct cfg_listen *a, const struct cfg_listen *b)
 		return false;
 	switch (x->sa_family) {
 	case AF_INET: {
-		const struct sockaddr_in *p = (const void *)x, *q = (const void *)y;
+		const struct sockaddr_in *p = (const void *)x;
+		const struct sockaddr_in *q = (const void *)y;
 
 		return p->sin_port == q->sin_port &&
 		    p->sin_addr.s_addr == q->sin_addr.s_addr;
@@ -151,7 +152,8 @@ same_addr(const struct cfg_listen *a, const struct cfg_listen *b)
 		    memcmp(&p->sin6_addr, &q->sin6_addr, 16) == 0;
 	}
 	case AF_UNIX: {
-		const struct sockaddr_un *p = (const void *)x, *q = (const void *)y;
+		const struct sockaddr_un *p = (const void *)x;
+		const struct sockaddr_un *q = (const void *)y;
 
 		return strcmp(p->sun_path, q->sun_path) == 0;
 	}
@@ -271,7 +273,8 @@ check_set(const char *key, const char *val, const struct cfg *c,
 	FIELD("daemon", daemon, 0, 1)
 	else if (strcmp(key, "docroot") == 0) {
 		if (val[0] == '\0' || strcmp(c->docroot, val) != 0)
-			fail("docroot \"%s\" stored as \"%s\"", val, c->docroot);
+			fail("docroot \"%s\" stored as \"%s\"", val,
+			    c->docroot);
 		memcpy(d->docroot, c->docroot, sizeof(d->docroot));
 	} else if (strcmp(key, "access-log") == 0) {
 		if (val[0] == '\0' || strcmp(c->access_log, val) != 0)
@@ -298,8 +301,8 @@ check_set(const char *key, const char *val, const struct cfg *c,
 		    (val[ulen] == '\0' && c->group[0] != '\0') ||
 		    (val[ulen] != '\0' && (val[ulen] != ':' ||
 		    c->group[0] == '\0' || strcmp(val + ulen + 1, c->group))))
-			fail("user \"%s\" stored as \"%s\" \"%s\"", val, c->user,
-			    c->group);
+			fail("user \"%s\" stored as \"%s\" \"%s\"", val,
+			    c->user, c->group);
 		memcpy(d->user, c->user, sizeof(d->user));
 		memcpy(d->group, c->group, sizeof(d->group));
 	} else if (strcmp(key, "module") == 0) {

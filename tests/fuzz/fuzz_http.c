@@ -55,7 +55,7 @@ struct saved {
 	size_t		 target_off, target_len;
 	size_t		 noff[MAX_HEADERS], nlen[MAX_HEADERS];
 	size_t		 voff[MAX_HEADERS], vlen[MAX_HEADERS];
-	const char	*vlit[MAX_HEADERS];	/* value outside the head ("") */
+	const char	*vlit[MAX_HEADERS];	/* "" when the value is empty */
 	int		 nhdr;
 	long long	 content_length;
 	bool		 chunked, upgrade;
@@ -72,8 +72,8 @@ struct run {
 	size_t		 cap;
 	struct http_reader r;
 	struct bytes	 trace;
-	struct bytes	 body;		/* the current request's body */
-	size_t		 req_start;	/* stream offset of the current request */
+	struct bytes	 body;		/* this request's body so far */
+	size_t		 req_start;	/* where this request starts */
 	struct saved	 sv;
 };
 
@@ -88,8 +88,8 @@ fail(const char *fmt, ...)
 	va_list ap;
 
 	if (current != NULL)
-		fprintf(stderr, "fuzz_http: reading %s (max_head %zu, max_body "
-		    "%lld)\n", current->step ? "in steps" : "whole",
+		fprintf(stderr, "fuzz_http: reading in steps of %zu (0: whole), "
+		    "max_head %zu, max_body %lld\n", current->step,
 		    current->max_head, current->max_body);
 	fputs("fuzz_http: invariant broken: ", stderr);
 	va_start(ap, fmt);
@@ -167,8 +167,8 @@ show(const void *p, size_t n)
 		if (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\\')
 			out[o++] = (char)s[i];
 		else
-			o += (size_t)snprintf(out + o, sizeof(out) - o, "\\x%02x",
-			    s[i]);
+			o += (size_t)snprintf(out + o, sizeof(out) - o,
+			    "\\x%02x", s[i]);
 	}
 	if (o >= sizeof(out) - 16)
 		o += (size_t)snprintf(out + o, sizeof(out) - o, "...");
@@ -224,7 +224,7 @@ line_len(const unsigned char *s, size_t n, size_t i)
 /* What the strict reader makes of a head's framing fields. */
 struct framing {
 	bool		 te;		/* a Transfer-Encoding field */
-	bool		 chunked;	/* ... whose last coding is chunked */
+	bool		 chunked;	/* ... ending with chunked */
 	long long	 cl;		/* -1: no Content-Length */
 };
 
@@ -280,7 +280,7 @@ strict_head(const unsigned char *h, size_t n, struct framing *f)
 	f->te = f->chunked = false;
 	f->cl = -1;
 	while (i + 1 < n && h[i] == '\r' && h[i + 1] == '\n')
-		i += 2;			/* empty lines before a request */
+		i += 2;		/* empty lines before a request */
 	for (;;) {
 		const unsigned char *l = h + i, *colon;
 		size_t nl, vb, ve;
@@ -288,7 +288,8 @@ strict_head(const unsigned char *h, size_t n, struct framing *f)
 		if ((len = line_len(h, n, i)) < 0)
 			return "head: does not end with CRLF CRLF";
 		i += (size_t)len + 2;
-		if (memchr(l, '\r', (size_t)len) || memchr(l, '\n', (size_t)len))
+		if (memchr(l, '\r', (size_t)len) ||
+		    memchr(l, '\n', (size_t)len))
 			return "head: bare CR or LF";
 		for (long k = 0; k < len; k++)
 			if (is_ctl(l[k]))
@@ -311,8 +312,8 @@ strict_head(const unsigned char *h, size_t n, struct framing *f)
 			return "head: empty field name";
 		for (size_t k = 0; k < nl; k++)
 			if (!is_tchar(l[k]))
-				return "head: field name is not a token (whitespace "
-				    "before the colon?)";
+				return "head: field name is not a token "
+				    "(whitespace before the colon?)";
 		vb = nl + 1;
 		ve = (size_t)len;
 		while (vb < ve && (l[vb] == ' ' || l[vb] == '\t'))
@@ -326,7 +327,8 @@ strict_head(const unsigned char *h, size_t n, struct framing *f)
 				return "cl: empty Content-Length";
 			for (size_t k = vb; k < ve; k++) {
 				if (l[k] < '0' || l[k] > '9')
-					return "cl: Content-Length is not 1*DIGIT";
+					return "cl: Content-Length is not "
+					    "1*DIGIT";
 				if (v > (INT64_MAX - 9) / 10)
 					return "cl: Content-Length overflows";
 				v = v * 10 + (l[k] - '0');
@@ -335,7 +337,7 @@ strict_head(const unsigned char *h, size_t n, struct framing *f)
 				return "cl: differing Content-Length fields";
 			f->cl = v;
 		} else if (ieq(l, nl, "transfer-encoding")) {
-			/* One list across all fields; its last element counts. */
+			/* One list across all fields: the last element. */
 			size_t k = vb;
 
 			f->te = true;
@@ -353,8 +355,9 @@ strict_head(const unsigned char *h, size_t n, struct framing *f)
 					e--;
 				if (k < ve)
 					k++;
-				if (e > b)	/* empty elements do not count */
-					te_chunked = ieq(l + b, e - b, "chunked");
+				if (e > b)	/* skip empty elements */
+					te_chunked = ieq(l + b, e - b,
+					    "chunked");
 			}
 		}
 	}
@@ -446,26 +449,26 @@ strict_chunked(const unsigned char *w, size_t n, struct bytes *out)
 }
 
 /*
- * FUZZ_HTTP_TOLERATE (a comma list of the classes above: cl, te, cl-te,
- * fold, head, version, request-line, chunk-line, chunk-data, trailer; "bodiless", which lets a
- * head without a body be followed by an error; "canonical", which lets
- * the canonical form of an accepted request be rejected; "status", which
- * lets the error status, not the point of the error, depend on how the
- * input was split; or "all") turns those checks off, so that a campaign can go
- * on looking for other bugs while a known one is being fixed. Unset:
- * everything is checked.
+ * FUZZ_HTTP_TOLERATE turns checks off, so that a campaign can go on looking
+ * for other bugs while a known one is being fixed. It is a comma list of
+ * the classes of the strict reading above (cl, te, cl-te, fold, head,
+ * version, request-line, chunk-line, chunk-data, trailer), of "bodiless"
+ * (a head without a body may be followed by an error), "canonical" (the
+ * canonical form of an accepted request may be rejected), "status" (the
+ * error status, not where the error is, may depend on how the input was
+ * split), or "all". Unset: everything is checked.
  */
 static bool
 tolerated(const char *why)
 {
 	static const char *list;
-	static bool read;
+	static bool loaded;
 	size_t n = strcspn(why, ":");
 	const char *p;
 
-	if (!read) {
+	if (!loaded) {
 		list = getenv("FUZZ_HTTP_TOLERATE");
-		read = true;
+		loaded = true;
 	}
 	for (p = list; p != NULL && *p != '\0'; p += strcspn(p, ","),
 	    p += *p == ',') {
@@ -589,7 +592,9 @@ sv_name(const struct saved *sv, int h)
 static const char *
 sv_val(const struct saved *sv, int h)
 {
-	return sv->vlit[h] ? sv->vlit[h] : (const char *)sv->head.p + sv->voff[h];
+	if (sv->vlit[h] != NULL)
+		return sv->vlit[h];
+	return (const char *)sv->head.p + sv->voff[h];
 }
 
 /*
@@ -622,7 +627,8 @@ canonical_check(struct run *x)
 		put(&c, "\r\n", 2);
 	}
 	if (framed) {
-		snprintf(num, sizeof(num), "Content-Length: %zu\r\n", x->body.len);
+		snprintf(num, sizeof(num), "Content-Length: %zu\r\n",
+		    x->body.len);
 		put_str(&c, num);
 	}
 	put(&c, "\r\n", 2);
@@ -749,8 +755,8 @@ feed(struct run *x)
 		return false;
 	sp = http_space(&x->r, &room);
 	if (room == 0)
-		fail("the reader wants input but has no room (len %zu, cap %zu)",
-		    x->r.len, x->cap);
+		fail("the reader wants input but has no room (len %zu, "
+		    "cap %zu)", x->r.len, x->cap);
 	if (sp < x->buf || room > x->cap || sp + room != x->buf + x->cap)
 		fail("http_space() outside the buffer");
 	n = x->step == 0 ? x->len - x->fed : x->step;
@@ -816,14 +822,16 @@ run(struct run *x)
 			/* The worker completes a request without a body with
 			 * one call whose result it ignores (finish_body). */
 			if (first && rc != PARSE_DONE && !x->sv.chunked &&
-			    x->sv.content_length <= 0 && !tolerated("bodiless:"))
+			    x->sv.content_length <= 0 &&
+			    !tolerated("bodiless:"))
 				fail("a head without a body, then %d from "
 				    "http_parse_body: \"%s\"", rc,
 				    show(x->sv.head.p, x->sv.head.len));
 			if (rc == PARSE_AGAIN) {
 				if (feed(x))
 					continue;
-				event(&x->trace, 'm', 0, x->body.p, x->body.len);
+				event(&x->trace, 'm', 0, x->body.p,
+				    x->body.len);
 				goto out;
 			}
 			if (rc == PARSE_DONE)
@@ -848,7 +856,7 @@ run(struct run *x)
 		event(&x->trace, 'D', 0, x->body.p, x->body.len);
 		on_done(x);
 		if (x->r.req.upgrade)
-			break;		/* the worker closes after an upgrade */
+			break;	/* the worker closes after an upgrade */
 		x->req_start = x->fed - http_pending(&x->r);
 		http_next(&x->r);
 	}
@@ -879,13 +887,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (stepped.step != 0) {
 		run(&stepped);
 		if (whole.trace.len != stepped.trace.len ||
-		    memcmp(whole.trace.p, stepped.trace.p, whole.trace.len) != 0) {
+		    memcmp(whole.trace.p, stepped.trace.p,
+		    whole.trace.len) != 0) {
 			fprintf(stderr, "fuzz_http: fed whole and in steps of "
 			    "%zu (max_head %zu, max_body %lld), the reader saw "
 			    "different things (events: H method*100+version, "
-			    "target; n/v fields; D/m/e body at done/more/error; "
-			    "E head error; M more; Z end)\n", stepped.step,
-			    whole.max_head, whole.max_body);
+			    "target; n/v fields; D/m/e body at done/more/"
+			    "error; E head error; M more; Z end)\n",
+			    stepped.step, whole.max_head, whole.max_body);
 			dump("whole", &whole.trace);
 			dump("in steps", &stepped.trace);
 			fail("stream \"%s\"", show(whole.in, whole.len));

@@ -166,7 +166,8 @@ check_shape(const char *out, size_t outsz, size_t n)
 		if (i == b && i != n)
 			fail("result \"%s\" has an empty segment", out);
 		if (i > b && out[b] == '.')
-			fail("result \"%s\" has a '.' segment or a dotfile", out);
+			fail("result \"%s\" has a '.' segment or a dotfile",
+			    out);
 	}
 }
 
@@ -201,7 +202,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (n != on || memcmp(out, want, n) != 0)
 			fail("\"%.*s\" gives \"%s\", the contract says \"%s\"",
 			    (int)len, in, out, want);
-		/* Re-escape what the first pass decoded, then normalise again. */
+		/* Re-escape what the first pass decoded; normalise again. */
 		if ((esc = malloc(3 * n + 1)) == NULL ||
 		    (again = malloc(outsz)) == NULL)
 			abort();

@@ -289,12 +289,14 @@ class Status(StatusTestCase):
         self.addCleanup(t.join, 15)
         return t, out
 
-    def wait_handling(self, path):
-        """Waits for the worker handling path; returns (json, worker)."""
+    def wait_handling(self, path, min_age_ms=50):
+        """Waits for the worker handling path for at least min_age_ms;
+        returns (json, worker)."""
         def find():
             j = self.status_json()
             for w in j['workers']:
-                if w['state'] == 'handling' and w['path'] == path:
+                if (w['state'] == 'handling' and w['path'] == path and
+                        w['age_ms'] >= min_age_ms):
                     return j, w
             return None
         found = wait_for(find, SLEEP_MS / 1000.0 - 0.2, interval=0.01)
@@ -306,7 +308,9 @@ class Status(StatusTestCase):
         t, out = self.in_flight(target)
         j, w = self.wait_handling(target.decode())
         self.assertEqual(w['method'], 'GET')
-        self.assertGreater(w['age_ms'], 0)
+        self.assertGreater(w['age_ms'], 0)      # and it grows:
+        self.assertGreater(self.wait_handling(target.decode(), w['age_ms'] + 1)[1]['age_ms'],
+                           w['age_ms'])
         self.assertLess(w['age_ms'], SLEEP_MS + 1000)
         self.assertRegex(w['client'], r'^127\.0\.0\.1:\d+$')
         text = self.status().body.decode()

@@ -524,6 +524,9 @@ class Supervision(ServerTestCase):
         srv, _ = self.start_ready(['-w', '2', '-m', '/hello=' + shipped_path('hello')], 2)
         stats = fair_load(srv.port, 64, 3.0)
         self.assertEqual(stats['errors'], [], 'failed requests')
+        # Resent after an idle close raced them: rare, not the rule.
+        self.assertLessEqual(stats['retries'] * 100, sum(stats['served']),
+                             '%d requests had to be resent' % stats['retries'])
         self.assertEqual(stats['unfinished'], 0, 'requests without a response')
         self.assertLess(stats['max_latency'], 1.0,
                         'a client waited %.3f s for a response' % stats['max_latency'])
@@ -539,24 +542,32 @@ def fair_load(port, nconn, duration, hard_extra=3.0):
     after Connection: close), for duration seconds; then in-flight
     requests get hard_extra seconds to finish. Latency of a request runs
     from its send (or from its connect, on a new connection) to the last
-    byte of its response. Returns a dict of statistics."""
+    byte of its response.
+
+    A kept-alive connection may be closed while idle (the silent yield of
+    SPEC 5) just as the next request goes out: as RFC 9112 9.3.1 allows
+    for an idempotent request that got no byte back, such a request is
+    sent once more on a new connection, its latency still counted from
+    the first send, and counted in 'retries'. Any other failure is an
+    error. Returns a dict of statistics."""
     req = request_bytes('GET', '/hello')
     sel = selectors.DefaultSelector()
     t0 = time.monotonic()
     stop_at, hard_at = t0 + duration, t0 + duration + hard_extra
     stats = {'errors': [], 'served': [0] * nconn, 'closes': 0,
-             'max_latency': 0.0, 'unfinished': 0}
+             'max_latency': 0.0, 'unfinished': 0, 'retries': 0}
     conns = {}
 
     class Conn:
         pass
 
-    def open_conn(i, since):
+    def open_conn(i, since, retry=False):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.setblocking(False)
         s.connect_ex(('127.0.0.1', port))
         c = Conn()
         c.i, c.sock, c.buf, c.since, c.connecting = i, s, b'', since, True
+        c.nresp, c.sent_at, c.retry = 0, None, retry
         conns[i] = c
         sel.register(s, selectors.EVENT_WRITE, c)
 
@@ -566,7 +577,12 @@ def fair_load(port, nconn, duration, hard_extra=3.0):
         del conns[c.i]
 
     def fail(c, why):
-        stats['errors'].append('client %d: %s' % (c.i, why))
+        now = time.monotonic()
+        stats['errors'].append(
+            'client %d: %s, on a connection that had %d responses, %s' % (
+                c.i, why, c.nresp, 'before the request was sent'
+                if c.sent_at is None else '%.1f ms after the request was sent'
+                % ((now - c.sent_at) * 1000)))
         drop(c)
         if time.monotonic() < stop_at:
             open_conn(c.i, time.monotonic())
@@ -578,6 +594,7 @@ def fair_load(port, nconn, duration, hard_extra=3.0):
             return fail(c, 'send: %s' % e)
         if n != len(req):       # 40 bytes into an empty socket buffer
             return fail(c, 'short send')
+        c.sent_at = time.monotonic()
         sel.modify(c.sock, selectors.EVENT_READ, c)
 
     def response_done(c):
@@ -615,8 +632,15 @@ def fair_load(port, nconn, duration, hard_extra=3.0):
                 continue
             try:
                 data = c.sock.recv(65536)
+            except ConnectionResetError:
+                data = b''
             except OSError as e:
                 fail(c, 'recv: %s' % e)
+                continue
+            if not data and not c.buf and c.nresp > 0 and not c.retry:
+                stats['retries'] += 1       # the keep-alive race: resend
+                drop(c)
+                open_conn(c.i, c.since, retry=True)
                 continue
             if not data:
                 fail(c, 'closed before a complete response (%d bytes)' % len(c.buf))
@@ -631,6 +655,8 @@ def fair_load(port, nconn, duration, hard_extra=3.0):
                 fail(c, 'got %d %r' % (status, body))
                 continue
             stats['served'][c.i] += 1
+            c.nresp += 1
+            c.sent_at, c.retry = None, False
             stats['max_latency'] = max(stats['max_latency'], now - c.since)
             c.buf = b''
             if close:

@@ -124,11 +124,6 @@ config_build(int argc, char **argv, struct cfg *c, int *action,
 	}
 	if (*action == FLAGS_SIGNAL)
 		return 0;		/* only --pid-file matters */
-	if (c->access_format == ACCESS_JSON) {
-		snprintf(err, errlen, "access-log-format json is not "
-		    "implemented yet");
-		return EX_USAGE;
-	}
 	if (resolve_docroot(c, err, errlen) == -1)
 		return EX_NOINPUT;
 	/* Absolute module paths: workers dlopen them later, anywhere. */

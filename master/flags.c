@@ -105,7 +105,7 @@ flags_usage(FILE *f)
 "\n"
 "Logs:\n"
 "      --access-log FILE|-|off     (default -: stdout)\n"
-"      --access-log-format combined (json: not yet)\n"
+"      --access-log-format combined|json (default combined)\n"
 "      --error-log FILE|-          (default -: stderr)\n"
 "      --log-level debug|info|warn|error (default info)\n"
 "\n"

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alog.h"
 #include "api.h"
 #include "conn.h"
 #include "log.h"
@@ -443,88 +444,6 @@ skip_body_first(struct conn *c)
 	return rc;
 }
 
-/* Appends s to the line, escaping what would break the log format. */
-static size_t
-esc(char *out, size_t room, const char *s, size_t len)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-
-	if (s == NULL || len == 0) {
-		if (room > 0)
-			out[o++] = '-';
-		return o;
-	}
-	for (size_t i = 0; i < len && o + 4 < room; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if (ch == '"' || ch == '\\') {
-			out[o++] = '\\';
-			out[o++] = (char)ch;
-		} else if (ch < 0x20 || ch >= 0x7f) {
-			out[o++] = '\\';
-			out[o++] = 'x';
-			out[o++] = hex[ch >> 4];
-			out[o++] = hex[ch & 15];
-		} else
-			out[o++] = (char)ch;
-	}
-	return o;
-}
-
-/* One Combined Log Format line plus the request time in microseconds. */
-static void
-access_log(struct conn *c)
-{
-	static char stamp[32];
-	static time_t stamp_sec = -1;
-	char line[4096];
-	const struct http_req *q = &c->rd.req;
-	const struct http_hdr *ua, *ref;
-	struct timespec now;
-	struct tm tm;
-	size_t o;
-	long long us;
-
-	if (log_access_fd() == -1)
-		return;
-	clock_gettime(CLOCK_REALTIME_COARSE, &now);
-	if (now.tv_sec != stamp_sec) {
-		stamp_sec = now.tv_sec;
-		gmtime_r(&now.tv_sec, &tm);
-		strftime(stamp, sizeof(stamp), "%d/%b/%Y:%H:%M:%S +0000", &tm);
-	}
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	us = (now.tv_sec - c->t0.tv_sec) * 1000000LL +
-	    (now.tv_nsec - c->t0.tv_nsec) / 1000;
-	o = (size_t)snprintf(line, sizeof(line), "%s - - [%s] \"", c->peer_str,
-	    stamp);
-	if (c->have_req) {
-		o += (size_t)snprintf(line + o, sizeof(line) - o, "%s ",
-		    http_method_str(q->method));
-		o += esc(line + o, 2048, q->target, q->target_len);
-		o += (size_t)snprintf(line + o, sizeof(line) - o,
-		    " HTTP/%d.%d", q->major, q->minor);
-		ua = http_known(q, HK_USER_AGENT);
-		ref = http_known(q, HK_REFERER);
-	} else {
-		line[o++] = '-';
-		ua = ref = NULL;
-	}
-	o += (size_t)snprintf(line + o, sizeof(line) - o, "\" %d %lld \"",
-	    c->status, c->sent);
-	o += esc(line + o, 512, ref ? ref->val : NULL, ref ? ref->vlen : 0);
-	line[o++] = '"';
-	line[o++] = ' ';
-	line[o++] = '"';
-	o += esc(line + o, 512, ua ? ua->val : NULL, ua ? ua->vlen : 0);
-	o += (size_t)snprintf(line + o, sizeof(line) - o, "\" %lld\n",
-	    us < 0 ? 0 : us);
-	if (o > sizeof(line))
-		o = sizeof(line);
-	log_access_write(line, o);
-}
-
 /*
  * Closes the connection. With linger, the write side is shut first and
  * what the client still sends is read for a short while, so that it gets
@@ -605,7 +524,7 @@ serve_one(struct conn *c)
 	}
 	finish_body(c);
 	worker_check_reopen();
-	access_log(c);
+	alog_write(c);
 	worker_slot->req_start_ms = 0;
 	if (worker_quota != 0 && worker_slot->requests >= worker_quota &&
 	    !worker_slot->recycle) {
@@ -657,7 +576,7 @@ conn_serve(struct conn *c, int fd, const struct sockaddr *peer,
 			c->sent = 0;
 			c->close = true;
 			resp_error(c, rc);
-			access_log(c);
+			alog_write(c);
 			linger = true;
 			break;
 		}

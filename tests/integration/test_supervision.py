@@ -215,9 +215,14 @@ class Supervision(ServerTestCase):
         self.assertEqual((r.status, r.body), (200, HELLO), r)
 
     def assert_backtrace_after(self, lines, i):
-        """lines[i] is a "...; backtrace:" line: frames must follow it."""
+        """lines[i] is a "...; backtrace:" line: frames must follow it.
+        Workers dying in the same instant write their reports at once,
+        so the heads of other reports may come first."""
         self.assertTrue(lines[i].endswith('; backtrace:'), lines[i])
-        nxt = lines[i + 1] if i + 1 < len(lines) else ''
+        k = i + 1
+        while k < len(lines) and lines[k].endswith('; backtrace:'):
+            k += 1
+        nxt = lines[k] if k < len(lines) else ''
         self.assertTrue(FRAME_RE.search(nxt) and not LOG_LINE_RE.match(nxt),
                         'no backtrace frame after %r: next line %r' % (lines[i], nxt))
 
@@ -507,6 +512,9 @@ class Supervision(ServerTestCase):
         self.assertTrue(srv.wait_log(r'SIGTTOU: 1 workers wanted'))
         one = srv.wait_workers(1)
         self.assertEqual(len(one), 1, one)
+        (gone,) = set(two) - set(one)
+        self.assertTrue(srv.wait_log(r'worker \d+ \(pid %d\) exited with code 0$' % gone),
+                        'the retired worker did not exit with 0: %r' % srv.error_lines()[-5:])
 
         mark = len(srv.error_lines())
         srv.send_signal(signal.SIGTTOU)

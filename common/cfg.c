@@ -16,6 +16,8 @@
 
 #include "cfg.h"
 
+static void	one_line(char *);
+
 void
 cfg_defaults(struct cfg *c)
 {
@@ -73,7 +75,7 @@ cfg_parse_seconds(const char *s, int *ms)
 			frac += (*p - '0') * scale;
 		}
 	}
-	if (*p != '\0')
+	if (*p != '\0' || v * 1000 + frac > MAX_TIMEOUT_MS)
 		return -1;
 	*ms = (int)(v * 1000 + frac);
 	return 0;
@@ -112,8 +114,21 @@ parse_unix(const char *path, struct cfg_listen *l, char *err, size_t errlen)
 	return 0;
 }
 
+static int	parse_listen(const char *, struct cfg_listen *, char *,
+		    size_t);
+
 int
 cfg_parse_listen(const char *spec, struct cfg_listen *l, char *err,
+    size_t errlen)
+{
+	if (parse_listen(spec, l, err, errlen) == 0)
+		return 0;
+	one_line(err);
+	return -1;
+}
+
+static int
+parse_listen(const char *spec, struct cfg_listen *l, char *err,
     size_t errlen)
 {
 	char host[128];
@@ -325,8 +340,30 @@ set_module_option(struct cfg *c, const char *val, char *err, size_t errlen)
 	return 0;							\
 } while (0)
 
+static int	set_key(struct cfg *, const char *, const char *, char *,
+		    size_t);
+
+/* Control bytes quoted from a value must not break the one-line rule. */
+static void
+one_line(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 int
 cfg_set(struct cfg *c, const char *key, const char *val, char *err,
+    size_t errlen)
+{
+	if (set_key(c, key, val, err, errlen) == 0)
+		return 0;
+	one_line(err);
+	return -1;
+}
+
+static int
+set_key(struct cfg *c, const char *key, const char *val, char *err,
     size_t errlen)
 {
 	if (strcmp(key, "listen") == 0) {
@@ -569,6 +606,8 @@ cfg_load_file(struct cfg *c, const char *path, char *err, size_t errlen)
 	}
 	rc = 0;
 done:
+	if (rc == -1)
+		one_line(err);
 	fclose(f);
 	return rc;
 }

@@ -216,6 +216,8 @@ spawn_in(const struct genset *gs, int g, int id)
 			close(pidfile_fileno(pfh));
 		if (ready_fd != -1)
 			close(ready_fd);
+		if (sfd != -1)
+			close(sfd);		/* the status process's, not ours */
 		worker_main(&gs->cfg, id, g, gs->lfd, gs->nlfd, sb, sbi);
 	}
 	s->pid = pid;
@@ -650,6 +652,8 @@ reopen_logs(void)
 	else
 		log_info("logs reopened");
 	signal_all(SIGUSR1);
+	if (status_pid != 0)
+		kill(status_pid, SIGUSR1);
 }
 
 /* Acts on signal flags: terminate > quit > the rest. */
@@ -879,6 +883,8 @@ spawn_status(void)
 			close(pidfile_fileno(pfh));
 		if (ready_fd != -1)
 			close(ready_fd);
+		if (worker_drop_privileges() == -1)
+			_exit(3);
 		status_main(cfg, sfd, sb);
 	}
 	status_pid = pid;

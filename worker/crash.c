@@ -30,6 +30,7 @@
 #define BT_DEPTH	64
 
 static struct conn		*cur;
+static char			*altstack;	/* kept: the handlers run on it */
 static int			 wid;
 static int			 limit_ms;
 static volatile sig_atomic_t	 in_handler;
@@ -250,7 +251,9 @@ crash_init(struct conn *c, int worker_id, int timeout_ms)
 	(void)backtrace(warm, 2);
 	ss.ss_size = 64 * 1024;
 	ss.ss_flags = 0;
-	if ((ss.ss_sp = malloc(ss.ss_size)) != NULL)
+	if (altstack == NULL)
+		altstack = malloc(ss.ss_size);
+	if ((ss.ss_sp = altstack) != NULL)
 		(void)sigaltstack(&ss, NULL);
 	memset(&sa, 0, sizeof(sa));
 	sigfillset(&sa.sa_mask);

@@ -1,9 +1,9 @@
 /*
- * http - request framing on top of http-parser, plus the checks that make
- * the framing unambiguous (RFC 9112 section 6.3 and the usual smuggling
- * vectors): the parser is paused at the end of the head, at each body
- * piece and at the end of the message, so a caller sees one event at a
- * time and pipelined input stays in the buffer for the next request.
+ * http - the request reader. http-parser reads the head (and is paused at
+ * its end, so pipelined input stays in the buffer for the next request);
+ * checks of our own make that reading unambiguous (RFC 9112 section 6.3
+ * and the usual smuggling vectors); the body's framing (Content-Length or
+ * chunked) is read by body_step() here, strictly.
  */
 #include <ctype.h>
 #include <stdint.h>
@@ -16,18 +16,12 @@ static int on_url(http_parser *, const char *, size_t);
 static int on_header_field(http_parser *, const char *, size_t);
 static int on_header_value(http_parser *, const char *, size_t);
 static int on_headers_complete(http_parser *);
-static int on_body(http_parser *, const char *, size_t);
-static int on_chunk_header(http_parser *);
-static int on_message_complete(http_parser *);
 
 static const http_parser_settings settings = {
 	.on_url = on_url,
 	.on_header_field = on_header_field,
 	.on_header_value = on_header_value,
 	.on_headers_complete = on_headers_complete,
-	.on_body = on_body,
-	.on_chunk_header = on_chunk_header,
-	.on_message_complete = on_message_complete,
 };
 
 /* RFC 9110 tchar. */
@@ -82,14 +76,11 @@ reset_request(struct http_reader *r)
 	r->req.expect_continue = r->req.upgrade = false;
 	r->req.head_len = 0;
 	r->body_read = 0;
-	r->body_declared = 0;
-	r->body_wire = 0;
-	r->trailer_bytes = 0;
-	r->piece = NULL;
-	r->piece_len = 0;
+	memset(&r->b, 0, sizeof(r->b));
 	r->in_head = true;
 	r->last_was_value = true;
 	r->head_done = r->done = r->te_unknown = r->bad_method = false;
+	r->te_any = false;
 	http_parser_init(&r->parser, HTTP_REQUEST);
 	r->parser.data = r;
 }
@@ -151,10 +142,6 @@ on_header_field(http_parser *p, const char *at, size_t len)
 	struct http_reader *r = p->data;
 	struct http_hdr *h;
 
-	if (r->head_done) {		/* trailer fields are counted, not kept */
-		r->trailer_bytes += len;
-		return r->trailer_bytes > r->max_head ? -1 : 0;
-	}
 	if (r->last_was_value) {
 		if (r->req.nhdr == MAX_HEADERS)
 			return -1;
@@ -177,10 +164,6 @@ on_header_value(http_parser *p, const char *at, size_t len)
 	struct http_reader *r = p->data;
 	struct http_hdr *h;
 
-	if (r->head_done) {
-		r->trailer_bytes += len;
-		return r->trailer_bytes > r->max_head ? -1 : 0;
-	}
 	h = &r->req.hdr[r->req.nhdr - 1];
 	if (h->val == NULL) {
 		h->val = at;
@@ -197,40 +180,6 @@ on_headers_complete(http_parser *p)
 	struct http_reader *r = p->data;
 
 	r->head_done = true;
-	http_parser_pause(p, 1);
-	return 0;
-}
-
-static int
-on_body(http_parser *p, const char *at, size_t len)
-{
-	struct http_reader *r = p->data;
-
-	r->piece = at;
-	r->piece_len = len;
-	http_parser_pause(p, 1);
-	return 0;
-}
-
-/* A chunk's size is known before its data: refuse an oversize body early. */
-static int
-on_chunk_header(http_parser *p)
-{
-	struct http_reader *r = p->data;
-
-	r->body_declared += (long long)p->content_length;
-	if (p->content_length > (uint64_t)r->max_body ||
-	    r->body_declared > r->max_body)
-		return -1;
-	return 0;
-}
-
-static int
-on_message_complete(http_parser *p)
-{
-	struct http_reader *r = p->data;
-
-	r->done = true;
 	http_parser_pause(p, 1);
 	return 0;
 }
@@ -322,6 +271,9 @@ check_te(struct http_reader *r)
 		if (f->nlen != 17 || strncasecmp(f->name, "transfer-encoding",
 		    17) != 0)
 			continue;
+		r->te_any = true;
+		if (f->vlen == 0)
+			return 400;		/* no coding at all */
 		while (i < f->vlen) {
 			size_t b, e;
 
@@ -420,6 +372,37 @@ classify(struct http_req *q)
 	return 0;
 }
 
+/*
+ * The request line must be exactly "TOKEN SP target SP HTTP/d.d CRLF"
+ * (after optional empty lines), with no control byte or space in the
+ * target, found within the head limit. http-parser as built by Debian is
+ * lenient here (a version split over two lines passes it).
+ */
+static bool
+request_line_ok(const struct http_reader *r)
+{
+	size_t lim = r->len < r->max_head ? r->len : r->max_head;
+	const char *s = r->buf, *end = r->buf + lim, *lf, *sp;
+
+	while (s < end && (*s == '\r' || *s == '\n'))
+		s++;
+	if ((lf = memchr(s, '\n', (size_t)(end - s))) == NULL)
+		return false;
+	for (sp = s; sp < lf && tchar[(unsigned char)*sp]; sp++)
+		;
+	if (sp == s || sp == lf || *sp != ' ')
+		return false;
+	s = ++sp;
+	for (; sp < lf && (unsigned char)*sp > 0x20 && *sp != 0x7f; sp++)
+		;
+	if (sp == s || sp == lf || *sp != ' ')
+		return false;
+	sp++;
+	return lf - sp == 9 && memcmp(sp, "HTTP/", 5) == 0 &&
+	    isdigit((unsigned char)sp[5]) && sp[6] == '.' &&
+	    isdigit((unsigned char)sp[7]) && sp[8] == '\r';
+}
+
 /* Everything that decides whether a complete head is acceptable. */
 static int
 check_head(struct http_reader *r)
@@ -435,6 +418,8 @@ check_head(struct http_reader *r)
 		return too_large(r);
 	if ((rc = check_raw(r)) != 0)
 		return rc;
+	if (!request_line_ok(r))
+		return 400;
 	if (q->major == 0)
 		return 400;		/* HTTP/0.9 has no place here */
 	if (q->major != 1 || q->minor > 1)
@@ -449,13 +434,9 @@ check_head(struct http_reader *r)
 		return rc;
 	if ((rc = check_content_length(r)) != 0)
 		return rc;
-	if (q->chunked && (q->content_length != -1 || q->minor == 0))
-		return 400;
-	/* Our reading of the framing must be http-parser's. */
-	if (q->chunked != ((r->parser.flags & F_CHUNKED) != 0))
-		return 400;
-	if (!q->chunked && q->content_length != -1 &&
-	    (unsigned long long)q->content_length != r->parser.content_length)
+	/* Both, or chunked in HTTP/1.0: ambiguous framing (RFC 9112 6.1). */
+	if ((q->chunked || r->te_any) && (q->content_length != -1 ||
+	    q->minor == 0))
 		return 400;
 	if (q->content_length > r->max_body)
 		return 413;
@@ -470,33 +451,11 @@ check_head(struct http_reader *r)
 	return 0;
 }
 
-/*
- * An unknown method is 501 only when the request line is otherwise well
- * formed ("TOKEN SP target SP HTTP/d.d CRLF"); any other line is 400.
- */
+/* An unknown method is 501 when the request line is well formed. */
 static int
 method_error(const struct http_reader *r)
 {
-	const char *s = r->buf, *end = r->buf + r->len, *lf, *sp;
-
-	while (s < end && (*s == '\r' || *s == '\n'))
-		s++;
-	if ((lf = memchr(s, '\n', (size_t)(end - s))) == NULL)
-		return 400;		/* no line within the limit */
-	for (sp = s; sp < lf && tchar[(unsigned char)*sp]; sp++)
-		;
-	if (sp == s || sp == lf || *sp != ' ')
-		return 400;
-	for (sp++; sp < lf && *sp != ' ' && *sp > 0x20 && *sp != 0x7f; sp++)
-		;
-	if (sp == lf || *sp != ' ')
-		return 400;
-	sp++;
-	if (lf - sp != 9 || memcmp(sp, "HTTP/", 5) != 0 ||
-	    !isdigit((unsigned char)sp[5]) || sp[6] != '.' ||
-	    !isdigit((unsigned char)sp[7]) || sp[8] != '\r')
-		return 400;
-	return 501;
+	return request_line_ok(r) ? 501 : 400;
 }
 
 /* Maps a parser error to the status we answer. */
@@ -519,24 +478,41 @@ parse_error(struct http_reader *r, enum http_errno e)
 int
 http_parse_head(struct http_reader *r)
 {
-	size_t n;
+	size_t n, lim;
 	enum http_errno e;
+	int rc;
 
+	/* Only the bytes within the limit are looked at, so that the answer
+	 * does not depend on how the input arrives. */
+	lim = r->len < r->max_head ? r->len : r->max_head;
 	if (r->bad_method) {
 		/* Judged on the whole request line, however it arrives. */
-		if (memchr(r->buf, '\n', r->len) != NULL || r->len == r->cap ||
-		    r->len >= r->max_head)
+		size_t s = 0;
+
+		while (s < lim && (r->buf[s] == '\r' || r->buf[s] == '\n'))
+			s++;
+		if (memchr(r->buf + s, '\n', lim - s) != NULL ||
+		    lim == r->max_head || r->len == r->cap)
 			return method_error(r);
 		return PARSE_AGAIN;
 	}
-	if (r->pos < r->len && !r->head_done) {
+	if (r->pos < lim && !r->head_done) {
 		n = http_parser_execute(&r->parser, &settings, r->buf + r->pos,
-		    r->len - r->pos);
+		    lim - r->pos);
 		r->pos += n;
 		e = HTTP_PARSER_ERRNO(&r->parser);
 		if (e == HPE_PAUSED) {
 			http_parser_pause(&r->parser, 0);
 			/* Paused on the final LF, which is not consumed. */
+			r->req.head_len = r->pos + 1;
+		} else if ((e == HPE_INVALID_TRANSFER_ENCODING ||
+		    e == HPE_UNEXPECTED_CONTENT_LENGTH) && r->pos >= 3 &&
+		    r->pos < lim && r->buf[r->pos] == '\n' &&
+		    memcmp(r->buf + r->pos - 3, "\r\n\r", 3) == 0) {
+			/* http-parser's opinion on framing, at the end of the
+			 * head: we frame bodies ourselves and judge the same
+			 * fields in check_head(), more strictly. */
+			r->head_done = true;
 			r->req.head_len = r->pos + 1;
 		} else if (e == HPE_INVALID_METHOD) {
 			r->bad_method = true;
@@ -550,75 +526,184 @@ http_parse_head(struct http_reader *r)
 		return PARSE_AGAIN;
 	}
 	r->in_head = false;
-	n = (size_t)check_head(r);
-	return n != 0 ? (int)n : PARSE_HEAD;
+	if ((rc = check_head(r)) != 0)
+		return rc;
+	/* The body is framed by body_step() from the byte after the head. */
+	r->pos = r->req.head_len;
+	if (r->req.chunked)
+		r->b.state = B_SIZE;
+	else if (r->req.content_length > 0) {
+		r->b.state = B_LENGTH;
+		r->b.remaining = (unsigned long long)r->req.content_length;
+	} else
+		r->b.state = B_DONE;
+	return PARSE_HEAD;
+}
+
+/*
+ * The body's framing is ours, not http-parser's: the Debian build of
+ * http-parser is not strict about chunk lines, and a lenient chunked
+ * reader is exactly what request smuggling feeds on. One step consumes
+ * bytes from buf[*pos..len) and returns PARSE_BODY (a data piece in p,
+ * n), PARSE_DONE, PARSE_AGAIN (all consumed), or 400/413/431.
+ */
+static int
+body_step(struct http_body *b, const char *buf, size_t len, size_t *pos,
+    const char **p, size_t *n, long long max_body, size_t max_head)
+{
+	static const signed char hexval[256] = {
+		['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5,
+		['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
+		['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15,
+		['f'] = 16, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14,
+		['E'] = 15, ['F'] = 16,
+	};
+
+	while (*pos < len || b->state == B_DONE) {
+		unsigned char c;
+		size_t k;
+
+		switch (b->state) {
+		case B_DONE:
+			return PARSE_DONE;
+		case B_LENGTH:
+		case B_DATA:
+			k = len - *pos;
+			if ((unsigned long long)k > b->remaining)
+				k = (size_t)b->remaining;
+			*p = buf + *pos;
+			*n = k;
+			*pos += k;
+			b->remaining -= k;
+			if (b->remaining == 0)
+				b->state = b->state == B_LENGTH ? B_DONE : B_DATA_CR;
+			return PARSE_BODY;
+		default:
+			break;
+		}
+		c = (unsigned char)buf[(*pos)++];
+		b->framing++;
+		switch (b->state) {
+		case B_SIZE:
+			if (hexval[c]) {
+				if (++b->digits > 15)
+					return 400;	/* no body is that large */
+				b->remaining = b->remaining * 16 +
+				    (unsigned)(hexval[c] - 1);
+			} else if (c == ';' && b->digits > 0) {
+				b->state = B_EXT;
+				b->line = 0;
+			} else if (c == '\r' && b->digits > 0)
+				b->state = B_SIZE_LF;
+			else
+				return 400;
+			break;
+		case B_EXT:
+			if (c == '\r')
+				b->state = B_SIZE_LF;
+			else if ((c < 0x20 && c != '\t') || c == 0x7f ||
+			    ++b->line > max_head)
+				return 400;
+			break;
+		case B_SIZE_LF:
+			if (c != '\n')
+				return 400;
+			if (b->remaining == 0) {
+				b->state = B_TRAILER_START;
+				break;
+			}
+			if (b->remaining > (unsigned long long)(max_body -
+			    b->declared))
+				return 413;
+			b->declared += (long long)b->remaining;
+			b->state = B_DATA;
+			break;
+		case B_DATA_CR:
+			if (c != '\r')
+				return 400;
+			b->state = B_DATA_LF;
+			break;
+		case B_DATA_LF:
+			if (c != '\n')
+				return 400;
+			b->state = B_SIZE;
+			b->digits = 0;
+			b->remaining = 0;
+			break;
+		case B_TRAILER_START:
+			if (c == '\r')
+				b->state = B_LAST_LF;
+			else if (tchar[c]) {	/* a field name; no obs-fold */
+				b->state = B_TRAILER_LINE;
+				b->colon = false;
+			} else
+				return 400;
+			break;
+		case B_TRAILER_LINE:
+			if (++b->trailer > max_head)
+				return 431;
+			if (c == '\r') {
+				if (!b->colon)
+					return 400;
+				b->state = B_TRAILER_LF;
+			} else if (!b->colon) {
+				if (c == ':')
+					b->colon = true;
+				else if (!tchar[c])
+					return 400;
+			} else if ((c < 0x20 && c != '\t') || c == 0x7f)
+				return 400;
+			break;
+		case B_TRAILER_LF:
+			if (c != '\n')
+				return 400;
+			b->state = B_TRAILER_START;
+			break;
+		case B_LAST_LF:
+			if (c != '\n')
+				return 400;
+			b->state = B_DONE;
+			break;
+		default:
+			return 400;
+		}
+	}
+	return PARSE_AGAIN;
 }
 
 int
 http_parse_body(struct http_reader *r, const char **p, size_t *n)
 {
-	size_t k;
-	enum http_errno e;
+	int rc;
 
-	for (;;) {
-		if (r->piece_len > 0) {
-			*p = r->piece;
-			*n = r->piece_len;
-			r->piece_len = 0;
-			r->body_read += (long long)*n;
-			if (r->body_read > r->max_body)
-				return 413;
-			return PARSE_BODY;
-		}
-		if (r->done)
-			return PARSE_DONE;
-		if (r->pos == r->len)
-			return PARSE_AGAIN;
-		k = http_parser_execute(&r->parser, &settings, r->buf + r->pos,
-		    r->len - r->pos);
-		r->pos += k;
-		r->body_wire += k;
-		e = HTTP_PARSER_ERRNO(&r->parser);
-		if (e == HPE_PAUSED)
-			http_parser_pause(&r->parser, 0);
-		else if (e == HPE_CB_chunk_header)
+	rc = body_step(&r->b, r->buf, r->len, &r->pos, p, n, r->max_body,
+	    r->max_head);
+	if (rc == PARSE_BODY) {
+		r->body_read += (long long)*n;
+		if (r->body_read > r->max_body)
 			return 413;
-		else if (e != HPE_OK)
-			return parse_error(r, e) == 431 ? 431 : 400;
-		/* Chunk framing (extensions, sizes) may not dwarf the data. */
-		if (r->body_wire > r->max_head + 2 * (size_t)r->body_read +
-		    r->piece_len + 64)
-			return 400;
-	}
-}
-
-static int
-lookahead_done(http_parser *p)
-{
-	*(bool *)p->data = true;
-	return 0;
+	} else if (rc == PARSE_DONE)
+		r->done = true;
+	/* Framing (sizes, extensions, trailers) may not dwarf the data. */
+	if (r->b.framing > r->max_head + 2 * (size_t)r->body_read + 64)
+		return 400;
+	return rc;
 }
 
 bool
 http_body_buffered(const struct http_reader *r)
 {
-	static const http_parser_settings ahead = {
-		.on_message_complete = lookahead_done,
-	};
-	http_parser copy;
-	bool done = false;
+	struct http_body b = r->b;
+	size_t pos = r->pos, n;
+	const char *p;
+	int rc;
 
 	if (r->done)
 		return true;
-	if (HTTP_PARSER_ERRNO(&r->parser) != HPE_OK &&
-	    HTTP_PARSER_ERRNO(&r->parser) != HPE_PAUSED)
-		return false;		/* a framing error: nothing to drain */
-	copy = r->parser;
-	copy.data = &done;
-	http_parser_pause(&copy, 0);
-	(void)http_parser_execute(&copy, &ahead, r->buf + r->pos,
-	    r->len - r->pos);
-	return done && HTTP_PARSER_ERRNO(&copy) == HPE_OK;
+	while ((rc = body_step(&b, r->buf, r->len, &pos, &p, &n, r->max_body,
+	    r->max_head)) == PARSE_BODY)
+		;
+	return rc == PARSE_DONE;
 }
 
 void

@@ -53,6 +53,23 @@ enum http_result {
 	PARSE_DONE = 3		/* the request (body included) is complete */
 };
 
+/* Where the body framing stands (http.c body_step). */
+enum body_state {
+	B_DONE, B_LENGTH, B_SIZE, B_EXT, B_SIZE_LF, B_DATA, B_DATA_CR,
+	B_DATA_LF, B_TRAILER_START, B_TRAILER_LINE, B_TRAILER_LF, B_LAST_LF
+};
+
+struct http_body {
+	enum body_state		 state;
+	unsigned long long	 remaining;	/* of the body or the chunk */
+	int			 digits;	/* of the chunk size so far */
+	size_t			 line;		/* chunk extension bytes */
+	size_t			 trailer;	/* trailer section bytes */
+	size_t			 framing;	/* non-data bytes of the body */
+	long long		 declared;	/* sum of chunk sizes */
+	bool			 colon;		/* trailer line: past its ':' */
+};
+
 struct http_reader {
 	http_parser	 parser;
 	struct http_req	 req;
@@ -63,17 +80,14 @@ struct http_reader {
 	size_t		 max_head;
 	long long	 max_body;
 	long long	 body_read;	/* body bytes handed out */
-	long long	 body_declared;	/* sum of chunk sizes seen */
-	size_t		 body_wire;	/* bytes parsed since the head */
-	size_t		 trailer_bytes;
-	const char	*piece;		/* pending body piece from the parser */
-	size_t		 piece_len;
+	struct http_body b;
 	bool		 in_head;
 	bool		 in_headers;	/* past the request line */
 	bool		 last_was_value;
 	bool		 head_done;
 	bool		 done;		/* message complete */
 	bool		 te_unknown;
+	bool		 te_any;	/* a Transfer-Encoding field at all */
 	bool		 bad_method;	/* waiting for the whole request line */
 };
 

@@ -69,7 +69,7 @@ struct snap {
 	long long		started_unix;
 	int			nrows;
 	int			count[SB_CLOSING + 1];	/* workers per state */
-	unsigned long long	requests;		/* by the live workers */
+	unsigned long long	requests;	/* by the live workers */
 	struct row		row[SB_SLOTS];
 };
 
@@ -82,6 +82,7 @@ struct out {
 };
 
 static volatile sig_atomic_t	 status_stop;
+static volatile sig_atomic_t	 status_reopen;
 static const struct cfg		*cfg;
 static const struct sb		*sb;
 static char			 addr[160];	/* what we listen on */
@@ -89,22 +90,25 @@ static struct snap		 snap;
 static char			 body[STATUS_BODY_MAX];
 
 static void
-on_quit(int sig)
+on_signal(int sig)
 {
-	(void)sig;
-	status_stop = 1;
+	if (sig == SIGQUIT)
+		status_stop = 1;
+	else
+		status_reopen = 1;
 }
 
 /*
  * The master's handlers and mask must not survive the fork. TERM and INT
- * kill at once; QUIT finishes the connection in hand; the rest, which the
- * master uses for itself, mean nothing here.
+ * kill at once; QUIT finishes the connection in hand; USR1 reopens the
+ * logs (logrotate); the rest, which the master uses for itself, mean
+ * nothing here.
  */
 static void
 status_signals(void)
 {
-	static const int ignored[] = { SIGPIPE, SIGHUP, SIGUSR1, SIGUSR2,
-	    SIGWINCH, SIGTTIN, SIGTTOU };
+	static const int ignored[] = { SIGPIPE, SIGHUP, SIGUSR2, SIGWINCH,
+	    SIGTTIN, SIGTTOU };
 	static const int dflt[] = { SIGTERM, SIGINT, SIGCHLD, SIGALRM };
 	struct sigaction sa;
 	sigset_t none;
@@ -118,9 +122,10 @@ status_signals(void)
 	for (size_t i = 0; i < sizeof(dflt) / sizeof(dflt[0]); i++)
 		sigaction(dflt[i], &sa, NULL);
 	sigaction(MASTER_SIG_SB, &sa, NULL);
-	/* No SA_RESTART: QUIT must interrupt the blocking accept4(). */
-	sa.sa_handler = on_quit;
+	/* No SA_RESTART: QUIT and USR1 interrupt a blocking accept4(). */
+	sa.sa_handler = on_signal;
 	sigaction(SIGQUIT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
@@ -897,6 +902,7 @@ status_main(const struct cfg *c, int lfd, const struct sb *board)
 	pid_t master = getppid();
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
+	char err[512];
 
 	cfg = c;
 	sb = board;
@@ -909,7 +915,15 @@ status_main(const struct cfg *c, int lfd, const struct sb *board)
 		snprintf(addr, sizeof(addr), "%s", c->status_listen.spec);
 	title_set("preforkd: status %s", addr);
 	while (!status_stop) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		int fd;
+
+		if (status_reopen) {
+			status_reopen = 0;
+			if (log_open(cfg, err, sizeof(err)) == -1)
+				log_warnx("status: reopening logs: %s (the old "
+				    "ones stay open)", err);
+		}
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 		if (fd != -1) {
 			serve(fd);

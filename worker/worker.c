@@ -68,8 +68,8 @@ on_usr1(int sig)
 }
 
 /* -u: give up root before any module code runs. */
-static int
-drop_privileges(void)
+int
+worker_drop_privileges(void)
 {
 	if (!drop_user)
 		return 0;
@@ -252,7 +252,7 @@ worker_main(const struct cfg *cfg, int id, int gen, const int *lfd, int nlfd,
 		    (cfg->max_requests_jitter > 0 ? (unsigned long long)random() %
 		    ((unsigned long long)cfg->max_requests_jitter + 1) : 0);
 	}
-	if (drop_privileges() == -1)
+	if (worker_drop_privileges() == -1)
 		_exit(WORKER_EXIT_BOOT);
 	crash_init(&conn, id, cfg->timeout_ms);
 	if (api_init(cfg) == -1) {

@@ -24,6 +24,8 @@ extern unsigned long long worker_quota;
 
 /* Workers setuid/setgid to uid/gid after fork when drop is set. */
 void	worker_set_user(bool drop, uid_t uid, gid_t gid);
+/* Does it (also for the status process). Returns 0 or -1. */
+int	worker_drop_privileges(void);
 
 /* A worker tells the master to look at the scoreboard (recycling). */
 #define MASTER_SIG_SB	(SIGRTMIN + 1)

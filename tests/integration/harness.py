@@ -202,13 +202,18 @@ class Server:
     # -- lifecycle --------------------------------------------------------
 
     def start(self, args=(), docroot=None, access_log=True, listen=True,
-              timeout=START_TIMEOUT):
+              timeout=START_TIMEOUT, env=None, pass_fds=(), wrapper=()):
         """Runs the binary and waits for "listening on 127.0.0.1:PORT".
 
         access_log: True for the file self.access_log, None to pass no
         --access-log flag (the default: stdout), or a string to pass as is.
+        listen=False passes no -l (the config file names the listeners):
+        any "listening on" line will do, and the first 127.0.0.1 port seen
+        becomes self.port. env (the whole environment), pass_fds and
+        wrapper (argv put in front, e.g. a shell that execs the rest)
+        go to subprocess.Popen as they are.
         """
-        cmd = [self.exe]
+        cmd = list(wrapper) + [self.exe]
         if listen:
             cmd += ['-l', '127.0.0.1:0']
         cmd += ['--error-log', self.error_log]
@@ -223,7 +228,8 @@ class Server:
         with open(self.stdout_path, 'wb') as out, \
                 open(self.stderr_path, 'wb') as err:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
-                                         stdout=out, stderr=err, cwd=self.tmp)
+                                         stdout=out, stderr=err, cwd=self.tmp,
+                                         env=env, pass_fds=tuple(pass_fds))
         self.pid = self.proc.pid
         deadline = time.monotonic() + timeout
         while True:
@@ -231,7 +237,9 @@ class Server:
             if m and listen:
                 self.port = int(m.group(1))
                 break
-            if m is None and not listen and 'listening on' in self.error_text():
+            if not listen and 'listening on' in self.error_text():
+                if m:
+                    self.port = int(m.group(1))
                 break
             if self.proc.poll() is not None:
                 self.returncode = self.proc.returncode

@@ -491,6 +491,22 @@ class StatusSupervision(StatusTestCase):
         st = proc_stat(new)
         self.assertTrue(st is None or st[0] == 'Z', 'status process %d left behind' % new)
 
+    def test_signal_dispositions(self):
+        """The master's handlers and blocked mask do not survive the fork:
+        the master's own signals leave it serving, TERM ends it at once."""
+        srv = self.start_status([], 1)
+        sp = self.status_json(srv)['status_pid']
+        for sig in (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH,
+                    signal.SIGTTIN, signal.SIGTTOU, signal.SIGCHLD, signal.SIGPIPE):
+            os.kill(sp, sig)
+            self.assertEqual(self.status_json(srv)['status_pid'], sp, sig)
+        mark = len(srv.error_lines())
+        os.kill(sp, signal.SIGTERM)
+        self.assertTrue(srv.wait_log(r'status process \(pid %d\) died' % sp, 5, mark),
+                        'SIGTERM did not end the status process: blocked?')
+        j = wait_for(lambda: self.status_json(srv)['status_pid'] != sp, 5)
+        self.assertTrue(j)
+
 
 # --------------------------------------------------------------------------
 # The page in a real browser.

@@ -143,9 +143,21 @@ accept_one(const int *lfd, int nlfd, bool wait,
 	int fd, i, rc;
 
 	*sslen = sizeof(*ss);
-	if (nlfd == 1 && wait)
-		return accept4(lfd[0], (struct sockaddr *)ss, sslen,
-		    SOCK_CLOEXEC);
+	if (nlfd == 1 && wait) {
+		fd = accept4(lfd[0], (struct sockaddr *)ss, sslen, SOCK_CLOEXEC);
+		if (fd != -1 || (errno != EAGAIN && errno != EWOULDBLOCK))
+			return fd;
+		/* The listener is non-blocking (it is shared with workers of
+		 * a reload that poll several), or SO_RCVTIMEO ran out: wait in
+		 * poll, and let the caller look at its flags. */
+		pfd[0].fd = lfd[0];
+		pfd[0].events = POLLIN;
+		if (poll(pfd, 1, wcfg->idle_timeout_ms) == 0)
+			errno = EAGAIN;
+		else if (errno != EINTR)
+			errno = EAGAIN;		/* readable: try again */
+		return -1;
+	}
 	for (i = 0; i < nlfd; i++) {
 		pfd[i].fd = lfd[i];
 		pfd[i].events = POLLIN;

@@ -32,7 +32,7 @@
 #define LINGER_MS		500		/* drain after an error response */
 #define LINGER_BYTES		(64 * 1024)
 #define FAIR_SLICE_US		1000		/* keep-alive slice under contention */
-#define IDLE_YIELD_MS		100		/* idle this long: yield silently */
+#define IDLE_YIELD_MS		250		/* idle this long: yield silently */
 #define FAST_STOP_MS		2000		/* INT: SIGKILL stragglers after this */
 #define IO_BUF_SIZE		16384		/* read buffer beyond the head limit */
 #define RESP_HEAD_SIZE		2048		/* response head buffer */

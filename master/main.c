@@ -223,7 +223,7 @@ main(int argc, char **argv)
 	int action, code, rc;
 	char self[PATH_MAX];
 	const char *old;
-	char **args;
+	static char **args;	/* static: reachable until exit (LSan) */
 	pid_t other;
 
 	/* An upgrading master execs us with its signals blocked. */

@@ -184,6 +184,26 @@ by_pid(pid_t pid)
 	return NULL;
 }
 
+/* In a new worker: the listeners of the other generation are not its. */
+static void
+close_other_listeners(const struct genset *gs)
+{
+	for (int s = 0; s < 2; s++) {
+		const struct genset *o = &sets[s];
+
+		if (o == gs)
+			continue;
+		for (int i = 0; i < o->nlfd; i++) {
+			bool mine = false;
+
+			for (int k = 0; k < gs->nlfd; k++)
+				mine |= gs->lfd[k] == o->lfd[i];
+			if (!mine)
+				close(o->lfd[i]);
+		}
+	}
+}
+
 static void
 spawn_in(const struct genset *gs, int g, int id)
 {
@@ -218,6 +238,7 @@ spawn_in(const struct genset *gs, int g, int id)
 			close(ready_fd);
 		if (sfd != -1)
 			close(sfd);		/* the status process's, not ours */
+		close_other_listeners(gs);
 		worker_main(&gs->cfg, id, g, gs->lfd, gs->nlfd, sb, sbi);
 	}
 	s->pid = pid;
@@ -529,6 +550,7 @@ check_reload(void)
 	old = cur;
 	cur = nxt;
 	nxt = old;
+	nxt->nlfd = 0;		/* its numbers are closed or cur's now */
 	cfg = &cur->cfg;
 	lfds = cur->lfd;
 	nlfds = cur->nlfd;

@@ -80,7 +80,7 @@ reset_request(struct http_reader *r)
 	r->in_head = true;
 	r->last_was_value = true;
 	r->head_done = r->done = r->te_unknown = r->bad_method = false;
-	r->te_any = false;
+	r->te_any = r->too_many = false;
 	http_parser_init(&r->parser, HTTP_REQUEST);
 	r->parser.data = r;
 }
@@ -142,9 +142,16 @@ on_header_field(http_parser *p, const char *at, size_t len)
 	struct http_reader *r = p->data;
 	struct http_hdr *h;
 
+	if (r->too_many)
+		return 0;
 	if (r->last_was_value) {
-		if (r->req.nhdr == MAX_HEADERS)
-			return -1;
+		if (r->req.nhdr == MAX_HEADERS) {
+			/* 431 at the end of the head, unless the head turns
+			 * out malformed first: the same answer however the
+			 * bytes arrive (callbacks fire at read boundaries). */
+			r->too_many = true;
+			return 0;
+		}
 		h = &r->req.hdr[r->req.nhdr++];
 		h->name = at;
 		h->nlen = len;
@@ -164,6 +171,8 @@ on_header_value(http_parser *p, const char *at, size_t len)
 	struct http_reader *r = p->data;
 	struct http_hdr *h;
 
+	if (r->too_many)
+		return 0;
 	h = &r->req.hdr[r->req.nhdr - 1];
 	if (h->val == NULL) {
 		h->val = at;
@@ -416,6 +425,8 @@ check_head(struct http_reader *r)
 	q->minor = r->parser.http_minor;
 	if (q->head_len > r->max_head)
 		return too_large(r);
+	if (r->too_many)
+		return 431;
 	if ((rc = check_raw(r)) != 0)
 		return rc;
 	if (!request_line_ok(r))

@@ -88,6 +88,7 @@ struct http_reader {
 	bool		 done;		/* message complete */
 	bool		 te_unknown;
 	bool		 te_any;	/* a Transfer-Encoding field at all */
+	bool		 too_many;	/* more than MAX_HEADERS fields */
 	bool		 bad_method;	/* waiting for the whole request line */
 };
 

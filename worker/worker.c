@@ -139,6 +139,7 @@ static int
 accept_one(const int *lfd, int nlfd, bool wait,
     struct sockaddr_storage *ss, socklen_t *sslen)
 {
+	static int first;
 	struct pollfd pfd[MAX_LISTENERS];
 	int fd, i, rc;
 
@@ -169,12 +170,16 @@ accept_one(const int *lfd, int nlfd, bool wait,
 			errno = EAGAIN;
 		return -1;
 	}
-	for (i = 0; i < nlfd; i++) {
+	/* Round robin, so that a busy listener cannot starve another. */
+	for (int k = 0; k < nlfd; k++) {
+		i = (first + k) % nlfd;
 		if (!(pfd[i].revents & POLLIN))
 			continue;
 		fd = accept4(lfd[i], (struct sockaddr *)ss, sslen, SOCK_CLOEXEC);
-		if (fd != -1 || (errno != EAGAIN && errno != EWOULDBLOCK))
+		if (fd != -1 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+			first = (i + 1) % nlfd;
 			return fd;
+		}
 	}
 	errno = EAGAIN;
 	return -1;

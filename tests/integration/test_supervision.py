@@ -75,11 +75,12 @@ def log_time(line):
 class Result:
     """One request of the load client."""
 
-    __slots__ = ('thread', 'target', 'reused', 'status', 'close', 'body',
+    __slots__ = ('thread', 'target', 'reused', 'retried', 'status', 'close', 'body',
                  'error', 'start', 'end', 'prev')
 
     def __init__(self, thread, target, reused, start):
         self.thread, self.target, self.reused = thread, target, reused
+        self.retried = False
         self.status = self.close = self.body = self.error = None
         self.start, self.end = start, None
         self.prev = None        # the previous Result on the same connection
@@ -115,19 +116,33 @@ def run_load(port, nthreads, per_thread, duration, pick, timeout=5.0, pace=0.0):
             res.prev = prev if c is not None else None
             results[tid].append(res)
             prev = res
-            try:
-                if c is None:
-                    c, used = Client(port, timeout=timeout), 0
-                    res.reused = False
-                c.send(request_bytes('GET', res.target))
-                r = c.read_response(timeout=timeout)
-                used += 1
-                res.status, res.body = r.status, r.body
-                res.close = r.has_token('Connection', 'close')
-            except (OSError, AssertionError) as e:
-                # harness's ClosedError and DeadlineError are
-                # AssertionErrors, as is a malformed status line.
-                res.error = '%s: %s' % (type(e).__name__, e)
+            for attempt in (0, 1):
+                try:
+                    if c is None:
+                        c, used = Client(port, timeout=timeout), 0
+                        res.reused = False
+                    c.send(request_bytes('GET', res.target))
+                    r = c.read_response(timeout=timeout)
+                    used += 1
+                    res.status, res.body = r.status, r.body
+                    res.close = r.has_token('Connection', 'close')
+                    res.error = None
+                    break
+                except (OSError, AssertionError) as e:
+                    # harness's ClosedError and DeadlineError are
+                    # AssertionErrors, as is a malformed status line.
+                    res.error = '%s: %s' % (type(e).__name__, e)
+                    # The keep-alive race (RFC 9112 9.3.1): a reused
+                    # connection the server closed before reading the
+                    # request, no byte back. A client resends once.
+                    if (attempt == 0 and res.reused and
+                            "partial data b''" in res.error and
+                            res.target == '/hello'):
+                        res.retried = True
+                        c.close()
+                        c = None
+                        continue
+                    break
             res.end = time.monotonic()
             if c is not None and (res.error or res.close):
                 c.close()
@@ -252,6 +267,11 @@ class Supervision(ServerTestCase):
         bad_hello = [r for r in hello if r.error or r.status != 200 or r.body != HELLO]
         self.assertEqual(len(bad_hello), 0, '%d of %d hello requests failed; '
                          'first: %r' % (len(bad_hello), len(hello), bad_hello[:3]))
+        # Resends after the keep-alive race are allowed, but rare.
+        retried = [r for r in hello if r.retried]
+        self.assertLessEqual(len(retried), max(1, len(hello) // 100),
+                             '%d of %d hello requests needed a resend'
+                             % (len(retried), len(hello)))
         crashed = [r for r in faults if r.status == 500]
         oks = [r for r in faults if r.status == 200 and r.body and OK_RE.match(r.body)]
         seen = {id(r) for r in crashed + oks}

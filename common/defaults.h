@@ -36,6 +36,13 @@
 #define FAST_STOP_MS		2000		/* INT: SIGKILL stragglers after this */
 #define IO_BUF_SIZE		16384		/* read buffer beyond the head limit */
 #define RESP_HEAD_SIZE		2048		/* response head buffer */
+/* the status process (--status-listen) */
+#define STATUS_HEAD_MAX		8192	/* request head; more is 431 */
+#define STATUS_READ_MS		2000	/* to receive the whole head */
+#define STATUS_WRITE_MS		5000	/* to send the whole response */
+#define STATUS_LINGER_MS	500	/* drain after an error response */
+#define STATUS_LINGER_BYTES	(64 * 1024)
+
 #define PATH_BUF_SIZE		4096
 
 #endif

@@ -31,11 +31,6 @@
 #include "version.h"
 #include "worker.h"
 
-#define STATUS_HEAD_MAX		8192	/* request head; more is 431 */
-#define STATUS_READ_MS		2000	/* to receive the whole head */
-#define STATUS_WRITE_MS		5000	/* to send the whole response */
-#define STATUS_LINGER_MS	500	/* drain after an error response */
-#define STATUS_LINGER_BYTES	(64 * 1024)
 #define STATUS_REFRESH_S	2	/* the HTML page reloads itself */
 #define STATUS_SLOW_MS		1000	/* a request this old is marked */
 /* A worker rendered in any format, every string escaped 6 to 1. */

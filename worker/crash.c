@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <execinfo.h>
 #include <poll.h>
 #include <signal.h>
@@ -169,21 +170,43 @@ answer(int status)
 			break;
 }
 
+/*
+ * The report is one write(), so that it does not interleave with the
+ * lines of other processes: backtrace_symbols_fd() writes the frames into
+ * a pipe made for the occasion, and they are read back into the line.
+ */
 static void
 log_with_backtrace(const char *what)
 {
+	static struct {
+		char	buf[16384];
+		size_t	len;
+	} r;
 	void *frames[BT_DEPTH];
 	struct line l;
-	int n, fd = log_error_fd();
+	int n, p[2], fd = log_error_fd();
+	ssize_t k;
 
 	l.len = 0;
 	prefix(&l);
 	adds(&l, what);
 	add_request(&l);
 	adds(&l, "; backtrace:\n");
-	(void)write(fd, l.buf, l.len);
+	memcpy(r.buf, l.buf, l.len);
+	r.len = l.len;
 	n = backtrace(frames, BT_DEPTH);
-	backtrace_symbols_fd(frames, n, fd);
+	if (pipe2(p, O_NONBLOCK | O_CLOEXEC) == 0) {
+		backtrace_symbols_fd(frames, n, p[1]);
+		while (r.len < sizeof(r.buf) && (k = read(p[0], r.buf + r.len,
+		    sizeof(r.buf) - r.len)) > 0)
+			r.len += (size_t)k;
+		close(p[0]);
+		close(p[1]);
+		(void)write(fd, r.buf, r.len);
+	} else {
+		(void)write(fd, r.buf, r.len);
+		backtrace_symbols_fd(frames, n, fd);
+	}
 }
 
 static void

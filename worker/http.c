@@ -449,6 +449,10 @@ check_head(struct http_reader *r)
 	if ((q->chunked || r->te_any) && (q->content_length != -1 ||
 	    q->minor == 0))
 		return 400;
+	/* CONNECT has no content (RFC 9110 9.3.6): bytes after its head
+	 * belong to a tunnel, never to a body. */
+	if (q->method == HTTP_CONNECT && (q->chunked || q->content_length > 0))
+		return 400;
 	if (q->content_length > r->max_body)
 		return 413;
 	if ((e = http_known(q, HK_EXPECT)) != NULL) {

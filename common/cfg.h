@@ -26,13 +26,13 @@ struct cfg_listen {
 
 struct cfg_module {
 	char			prefix[MODULE_PREFIX_MAX];	/* "/api" */
-	char			path[PATH_MAX];			/* the .so */
+	char			path[MODULE_PATH_MAX];		/* the .so */
 };
 
 struct cfg_module_option {
 	char			prefix[MODULE_PREFIX_MAX];
 	char			key[64];
-	char			value[512];
+	char			value[MODULE_OPTION_MAX];
 };
 
 struct cfg {

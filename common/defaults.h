@@ -21,8 +21,10 @@
 #define MAX_LISTENERS		16	/* --listen given at most this often */
 #define MAX_WORKERS		256
 #define MAX_MODULES		16	/* --module given at most this often */
-#define MAX_MODULE_OPTIONS	64
+#define MAX_MODULE_OPTIONS	32
 #define MODULE_PREFIX_MAX	128
+#define MODULE_PATH_MAX		1024	/* a module file name */
+#define MODULE_OPTION_MAX	256	/* a module option value */
 #define MAX_HEADERS		100	/* request header fields; more is 431 */
 #define MIN_HEADER_SIZE		256	/* --max-header-size lower bound */
 #define MAX_HEADER_SIZE		(1024 * 1024)

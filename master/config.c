@@ -131,7 +131,8 @@ config_build(int argc, char **argv, struct cfg *c, int *action,
 		char abs[PATH_MAX];
 
 		if (strchr(c->modules[i].path, '/') != NULL &&
-		    realpath(c->modules[i].path, abs) != NULL)
+		    realpath(c->modules[i].path, abs) != NULL &&
+		    strlen(abs) < sizeof(c->modules[i].path))
 			strlcpy(c->modules[i].path, abs,
 			    sizeof(c->modules[i].path));
 	}

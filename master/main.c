@@ -12,6 +12,7 @@
 #include <libutil.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +138,24 @@ inherited_fds(int *fds)
 	return count;
 }
 
+/* Closes what our launcher leaked into us (fds from 3 up, not close-on-
+ * exec), keeping the sockets handed down on purpose. */
+static void
+close_leaked(const int *keep, int nkeep)
+{
+	for (int fd = STDERR_FILENO + 1; fd < 1024; fd++) {
+		bool kept = false;
+		int fl;
+
+		for (int i = 0; i < nkeep; i++)
+			kept |= keep[i] == fd;
+		/* Ours (logs, pid file) are all close-on-exec. */
+		if (!kept && (fl = fcntl(fd, F_GETFD)) != -1 &&
+		    !(fl & FD_CLOEXEC))
+			close(fd);
+	}
+}
+
 /*
  * -D: detaches (double fork, setsid, stdio to /dev/null). The starting
  * process waits on a pipe and exits 0 once the master reports ready, or
@@ -245,6 +264,8 @@ main(int argc, char **argv)
 		unsetenv("PREFORKD_OLD_MASTER");
 	}
 	setproctitle_init(argc, argv, environ);
+	ninh = inherited_fds(inh);
+	close_leaked(inh, ninh);
 	if ((code = config_build(argc, args, &c, &action, &fo, err,
 	    sizeof(err))) != 0) {
 		fprintf(stderr, "preforkd: %s\n", err);
@@ -284,11 +305,13 @@ main(int argc, char **argv)
 			    c.pid_file, strerror(errno));
 		return errno == EEXIST ? EX_UNAVAILABLE : EX_CANTCREAT;
 	}
+	if (pfh != NULL)	/* an upgraded binary must not inherit the lock */
+		(void)fcntl(pidfile_fileno(pfh), F_SETFD, FD_CLOEXEC);
 	if (log_open(&c, err, sizeof(err)) == -1) {
 		fprintf(stderr, "preforkd: %s\n", err);
 		return EX_CANTCREAT;
 	}
-	ninh = inherited_fds(inh);
+
 	for (int i = 0; i < c.nlisten; i++)
 		if ((lfd[i] = listen_adopt(&c, &c.listen[i], inh, ninh)) == -1 &&
 		    (lfd[i] = listen_open(&c, &c.listen[i], err, sizeof(err),

@@ -349,6 +349,41 @@ check_content_length(struct http_reader *r)
 	return 0;
 }
 
+/*
+ * Host = uri-host [ ":" port ] (RFC 9112 3.2, RFC 3986 3.2.2): an IP
+ * literal in brackets, or reg-name characters; empty is allowed.
+ */
+static bool
+host_ok(const char *v, size_t len)
+{
+	size_t i = 0;
+
+	if (len > 0 && v[0] == '[') {
+		for (i = 1; i < len && v[i] != ']'; i++)
+			if (!isxdigit((unsigned char)v[i]) && v[i] != ':' &&
+			    v[i] != '.')
+				return false;
+		if (i == len)
+			return false;
+		i++;
+	} else {
+		for (; i < len && v[i] != ':'; i++) {
+			unsigned char c = (unsigned char)v[i];
+
+			if (!isalnum(c) && strchr("-._~%!$&'()*+,;=", c) == NULL)
+				return false;
+		}
+	}
+	if (i == len)
+		return true;
+	if (v[i++] != ':')
+		return false;
+	for (; i < len; i++)
+		if (!isdigit((unsigned char)v[i]))
+			return false;
+	return true;
+}
+
 /* Trims values, checks names, classifies the headers we look at. */
 static int
 classify(struct http_req *q)
@@ -441,6 +476,12 @@ check_head(struct http_reader *r)
 		return rc;
 	if (q->minor == 1 && !q->known[HK_HOST])
 		return 400;
+	if (q->known[HK_HOST]) {
+		const struct http_hdr *h = http_known(q, HK_HOST);
+
+		if (!host_ok(h->val, h->vlen))
+			return 400;
+	}
 	if ((rc = check_te(r)) != 0)
 		return rc;
 	if ((rc = check_content_length(r)) != 0)

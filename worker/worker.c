@@ -252,6 +252,8 @@ worker_main(const struct cfg *cfg, int id, int gen, const int *lfd, int nlfd,
 	worker_slot->pid = getpid();
 	log_set_role(id);
 	worker_signals();
+	/* A worker (or its module) is not what systemd watches. */
+	unsetenv("NOTIFY_SOCKET");
 	if (prctl(PR_SET_PDEATHSIG, SIGQUIT) == -1 || getppid() != master)
 		_exit(0);
 	title_set("preforkd: worker %d (gen %d)", id, gen);

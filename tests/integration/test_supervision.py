@@ -456,10 +456,12 @@ class Supervision(ServerTestCase):
         rx_rec = re.compile(r'worker (\d+) \(pid (\d+)\) recycled after (\d+) requests')
 
         def settled():
+            # One snapshot of the log for both the check and the result.
             lines = srv.error_lines()
+            text = '\n'.join(lines)
             rec = [rx_rec.search(l) for l in lines]
             pids = [int(m.group(2)) for m in rec if m]
-            done = all(re.search(r'\(pid %d\) exited with code' % p, srv.error_text())
+            done = all(re.search(r'\(pid %d\) exited with code' % p, text)
                        for p in pids)
             return done and len(srv.worker_pids()) == 2 and lines
         lines = wait_for(settled, 10)

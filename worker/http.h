@@ -82,7 +82,6 @@ struct http_reader {
 	long long	 body_read;	/* body bytes handed out */
 	struct http_body b;
 	bool		 in_head;
-	bool		 in_headers;	/* past the request line */
 	bool		 last_was_value;
 	bool		 head_done;
 	bool		 done;		/* message complete */

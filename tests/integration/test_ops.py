@@ -729,8 +729,11 @@ class Upgrade(OpsTestCase):
                             % (step, read_pid_file(pidf), srv.error_lines()[mark:]))
             # The old master is still around (it waits for the new one's
             # workers): its pid file is FILE.oldbin.
+            # It may also have finished already: then FILE.oldbin is gone
+            # and the old master is on its way out.
             held = read_pid_file(oldbin)
-            self.assertTrue(held == old or not alive(old, old_start),
+            self.assertTrue(held == old or wait_for(
+                                lambda: not alive(old, old_start), 5),
                             'step %d: %s holds %r, old master %d alive'
                             % (step, oldbin, held, old))
             self.assertTrue(srv.wait_log(r'master pid=%d: taking over from the '

@@ -66,12 +66,6 @@ log_set_role(int id)
 	worker_id = id;
 }
 
-void
-log_set_level(enum log_level level)
-{
-	min_level = level;
-}
-
 int
 log_error_fd(void)
 {
@@ -142,25 +136,3 @@ LOGFN(log_info, LOG_LEVEL_INFO, 0)
 LOGFN(log_warnx, LOG_LEVEL_WARN, 0)
 LOGFN(log_warn, LOG_LEVEL_WARN, 1)
 LOGFN(log_errorx, LOG_LEVEL_ERROR, 0)
-
-void
-fatalx(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vlog(LOG_LEVEL_ERROR, 0, fmt, ap);
-	va_end(ap);
-	exit(1);
-}
-
-void
-fatal(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vlog(LOG_LEVEL_ERROR, 1, fmt, ap);
-	va_end(ap);
-	exit(1);
-}

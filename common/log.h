@@ -17,7 +17,6 @@
 int	log_open(const struct cfg *c, char *err, size_t errlen);
 /* Sets the role shown in every line: worker id, or -1 for the master. */
 void	log_set_role(int worker_id);
-void	log_set_level(enum log_level level);
 
 /* The error log descriptor (for the crash handler's raw writes). */
 int	log_error_fd(void);
@@ -32,9 +31,5 @@ void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 /* log_warn appends ": strerror(errno)". */
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_errorx(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	fatalx(const char *, ...)
-	    __attribute__((format(printf, 1, 2), noreturn));
-void	fatal(const char *, ...)
-	    __attribute__((format(printf, 1, 2), noreturn));
 
 #endif

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "iov.h"
 #include "log.h"
 #include "resp.h"
 #include "status.h"
@@ -91,38 +92,6 @@ on_signal(int sig)
 		status_stop = 1;
 	else
 		status_reopen = 1;
-}
-
-/*
- * The master's handlers and mask must not survive the fork. TERM and INT
- * kill at once; QUIT finishes the connection in hand; USR1 reopens the
- * logs (logrotate); the rest, which the master uses for itself, mean
- * nothing here.
- */
-static void
-status_signals(void)
-{
-	static const int ignored[] = { SIGPIPE, SIGHUP, SIGUSR2, SIGWINCH,
-	    SIGTTIN, SIGTTOU };
-	static const int dflt[] = { SIGTERM, SIGINT, SIGCHLD, SIGALRM };
-	struct sigaction sa;
-	sigset_t none;
-
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = SIG_IGN;
-	for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
-		sigaction(ignored[i], &sa, NULL);
-	sa.sa_handler = SIG_DFL;
-	for (size_t i = 0; i < sizeof(dflt) / sizeof(dflt[0]); i++)
-		sigaction(dflt[i], &sa, NULL);
-	sigaction(MASTER_SIG_SB, &sa, NULL);
-	/* No SA_RESTART: QUIT and USR1 interrupt a blocking accept4(). */
-	sa.sa_handler = on_signal;
-	sigaction(SIGQUIT, &sa, NULL);
-	sigaction(SIGUSR1, &sa, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
 /* --- the snapshot ---------------------------------------------------- */
@@ -740,15 +709,7 @@ send_all(int fd, struct iovec *iov, int iovcnt, long long deadline)
 		}
 		if (n <= 0)
 			return -1;
-		while (iovcnt > 0 && (size_t)n >= iov->iov_len) {
-			n -= (ssize_t)iov->iov_len;
-			iov++;
-			iovcnt--;
-		}
-		if (iovcnt > 0) {
-			iov->iov_base = (char *)iov->iov_base + n;
-			iov->iov_len -= (size_t)n;
-		}
+		iov_advance(&iov, &iovcnt, (size_t)n);
 	}
 	return 0;
 }
@@ -901,7 +862,8 @@ status_main(const struct cfg *c, int lfd, const struct sb *board)
 
 	cfg = c;
 	sb = board;
-	status_signals();
+	/* QUIT finishes the connection in hand; USR1 interrupts accept4(). */
+	worker_signals_init(on_signal, on_signal, NULL);
 	if (prctl(PR_SET_PDEATHSIG, SIGQUIT) == -1 || getppid() != master)
 		_exit(0);
 	if (getsockname(lfd, (struct sockaddr *)&ss, &sslen) == 0)

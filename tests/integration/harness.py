@@ -698,6 +698,20 @@ class ServerTestCase(unittest.TestCase):
         srv.start(list(args), self.root if docroot is None else docroot, **kw)
         return srv
 
+    def wait_ready(self, srv, nworkers):
+        """Waits for "ready: N workers" and N live children; returns their
+        PIDs."""
+        self.assertTrue(srv.wait_log(r'ready: %d workers' % nworkers),
+                        'no "ready: %d workers" line' % nworkers)
+        pids = srv.wait_workers(nworkers)
+        self.assertEqual(len(pids), nworkers, 'children: %r' % pids)
+        return pids
+
+    def start_ready(self, args, nworkers=1, **kw):
+        """start_server, then wait_ready. Returns (server, worker PIDs)."""
+        srv = self.start_server(args, **kw)
+        return srv, self.wait_ready(srv, nworkers)
+
     # -- clients ------------------------------------------------------------
 
     def connect(self, srv=None, **kw):

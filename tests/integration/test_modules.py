@@ -68,14 +68,6 @@ def stream_piece(i, size):
 class ModuleTestCase(ServerTestCase):
     """Helpers shared by the module tests."""
 
-    def start_ready(self, args, nworkers=1, **kw):
-        srv = self.start_server(args, **kw)
-        self.assertTrue(srv.wait_log(r'ready: %d workers' % nworkers),
-                        'no "ready: %d workers" line' % nworkers)
-        pids = srv.wait_workers(nworkers)
-        self.assertEqual(len(pids), nworkers, 'children: %r' % pids)
-        return srv, pids
-
     def problems(self, srv, mark):
         """warn/error lines in srv's error log after line index mark."""
         return [l for l in srv.error_lines()[mark:] if WARN_RE.search(l)]

@@ -834,7 +834,7 @@ serve(int fd)
 		return;
 	}
 	if ((rc = render(&o, fmt)) != 0) {
-		log_warnx("status: the %s page does not fit in %zu bytes",
+		log_warnx("the %s page does not fit in %zu bytes",
 		    fmt == FMT_JSON ? "json" : fmt == FMT_HTML ? "html" :
 		    "text", sizeof(body));
 		(void)respond_error(fd, rc, NULL, head_only);
@@ -862,6 +862,7 @@ status_main(const struct cfg *c, int lfd, const struct sb *board)
 
 	cfg = c;
 	sb = board;
+	log_set_role(LOG_ROLE_STATUS);
 	/* QUIT finishes the connection in hand; USR1 interrupts accept4(). */
 	worker_signals_init(on_signal, on_signal, NULL);
 	if (prctl(PR_SET_PDEATHSIG, SIGQUIT) == -1 || getppid() != master)
@@ -877,8 +878,10 @@ status_main(const struct cfg *c, int lfd, const struct sb *board)
 		if (status_reopen) {
 			status_reopen = 0;
 			if (log_open(cfg, err, sizeof(err)) == -1)
-				log_warnx("status: reopening logs: %s (the old "
-				    "ones stay open)", err);
+				log_warnx("reopening logs: %s (the old ones stay "
+				    "open)", err);
+			else
+				log_debug("logs reopened");
 		}
 		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
@@ -896,7 +899,7 @@ status_main(const struct cfg *c, int lfd, const struct sb *board)
 				status_stop = 1;
 			break;
 		default:		/* EMFILE, ENOBUFS...: breathe */
-			log_warn("status: accept4() on %s failed", addr);
+			log_warn("accept4() on %s failed", addr);
 			pause_ms(100);
 		}
 	}

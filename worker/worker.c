@@ -58,6 +58,8 @@ worker_check_reopen(void)
 	worker_reopen = 0;
 	if (log_open(wcfg, err, sizeof(err)) == -1)
 		log_warnx("reopening logs: %s (the old ones stay open)", err);
+	else
+		log_debug("logs reopened");
 }
 
 static void

@@ -28,7 +28,7 @@ from harness import (ServerTestCase, Server, ClosedError, request_bytes,  # noqa
 EX_CONFIG = 78
 BIG = 10 * 1024 * 1024          # the streamed echo body
 BIG_LIMIT = 20000000            # --max-body-size for it
-WARN_RE = re.compile(r' (warn|error) (master|worker \d+) pid=')
+WARN_RE = re.compile(r' (warn|error) (master|status|worker \d+) pid=')
 
 
 def module_path(name):

@@ -85,9 +85,25 @@ class Rotation(LogTestCase):
         os.rename(srv.error_log, old_error)
         os.rename(srv.access_log, old_access)
         os.kill(srv.pid, signal.SIGUSR1)
-        # Each process says so in the new file: the master at info, the
-        # two workers and the status process at debug.
-        self.wait_lines(srv, r' info master pid=\d+: logs reopened$', 1)
+        # Each process answers, wherever its lines go: the master at info,
+        # the two workers and the status process at debug (or a warning
+        # that they could not), and all say so in the new file.
+        rx = re.compile(r' (?:master|status|worker \d+) pid=\d+: '
+                        r'(?:logs reopened|reopening logs)')
+
+        def answers():
+            got = [l for l in harness.Server._read(old_error).splitlines()
+                   + srv.error_lines() if rx.search(l)]
+            return got if len(got) >= 4 else None
+        got = wait_for(answers, 10)
+        self.assertTrue(got, 'not 4 answers in %r nor in %r' % (
+            srv.error_lines(), harness.Server._read(old_error).splitlines()))
+        self.assertEqual(sorted(re.sub(r'^\S+ (\w+) (\w+)(?: \d+)? pid=\d+: ',
+                                       r'\1 \2: ', l) for l in got),
+                         ['debug status: logs reopened',
+                          'debug worker: logs reopened',
+                          'debug worker: logs reopened',
+                          'info master: logs reopened'], got)
         self.wait_lines(srv, r' debug worker \d+ pid=\d+: logs reopened$', 2)
         self.wait_lines(srv, r' debug status pid=\d+: logs reopened$', 1)
         for path in (srv.error_log, srv.access_log):
@@ -111,6 +127,31 @@ class Rotation(LogTestCase):
                          'the moved files still grow')
         self.assertFalse([l for l in srv.error_lines() if 'reopening' in l],
                          srv.error_lines())
+
+
+    def test_usr1_without_move_keeps_root_owned_files_quietly(self):
+        if os.geteuid() != 0:
+            self.skipTest('needs root (-u nobody)')
+        os.chmod(self.root, 0o755)
+        srv = Server()
+        self.addCleanup(srv.cleanup)
+        self._servers.append(srv)
+        os.chmod(srv.tmp, 0o755)
+        # Left by an earlier run as root: the workers cannot open them.
+        for path in (srv.error_log, srv.access_log):
+            with open(path, 'w'):
+                pass
+            os.chmod(path, 0o644)
+        srv.start(['-u', 'nobody', '-w', '2', '--log-level', 'debug'],
+                  self.root)
+        self.assertTrue(srv.wait_log(r'ready: 2 workers'), srv.error_lines())
+        mark = len(srv.error_lines())
+        os.kill(srv.pid, signal.SIGUSR1)
+        rx = r' worker \d+ pid=\d+: (?:logs reopened|reopening logs)'
+        got = self.wait_lines(srv, rx, 2, start=mark)
+        self.assertEqual([l for l in got if 'logs reopened' not in l], [])
+        self.get_hello(srv)
+        self.assertEqual(len(srv.wait_access_lines(1)), 1)
 
 
 class Roles(LogTestCase):

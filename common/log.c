@@ -3,9 +3,11 @@
  * one write() on an O_APPEND descriptor, so that lines of the master and
  * of every worker never interleave.
  */
+#include <sys/stat.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,19 +18,56 @@
 
 static int		 error_fd = STDERR_FILENO;
 static int		 access_fd = STDOUT_FILENO;
-static int		 worker_id = -1;
+static int		 role = LOG_ROLE_MASTER;
 static enum log_level	 min_level = LOG_LEVEL_INFO;
+static bool		 owner_set;
+static uid_t		 owner_uid;
 
 static const char *level_names[] = { "debug", "info", "warn", "error" };
 
+/*
+ * Opens path for appending, or returns dflt for "-" and -1 for "off".
+ *
+ * With -u, the workers reopen the logs by name after USR1 as their own
+ * user, right after the master did. So a file the master creates belongs
+ * to the workers' user (as nginx does it). Only a file created here is
+ * given away: O_EXCL fails on any name that exists, symbolic links
+ * included, so a name that leads to another file is never chowned.
+ * (Handing the master's new descriptors down would need a channel to
+ * every worker; reopening by name needs none.)
+ *
+ * When the file cannot be opened but cur, the descriptor in use, is that
+ * very file (a reopen without a rotation, a worker facing a file that
+ * still belongs to root), cur is returned: nothing needs reopening.
+ */
 static int
-open_log(const char *path, int dflt)
+open_log(const char *path, int dflt, int cur)
 {
+	struct stat now, want;
+	int fd, saved;
+
 	if (strcmp(path, "-") == 0)
 		return dflt;
 	if (strcmp(path, "off") == 0)
 		return -1;
-	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0644);
+	if (fd != -1) {
+		/* Should it fail, the workers say so when they reopen. */
+		if (owner_set)
+			(void)fchown(fd, owner_uid, (gid_t)-1);
+		return fd;
+	}
+	if (errno == EEXIST)
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd == -1 && cur > STDERR_FILENO) {
+		saved = errno;
+		if (fstat(cur, &now) == 0 && stat(path, &want) == 0 &&
+		    now.st_dev == want.st_dev && now.st_ino == want.st_ino)
+			return cur;
+		errno = saved;
+	}
+	return fd;
 }
 
 int
@@ -36,16 +75,16 @@ log_open(const struct cfg *c, char *err, size_t errlen)
 {
 	int efd, afd;
 
-	if ((efd = open_log(c->error_log, STDERR_FILENO)) == -1) {
+	if ((efd = open_log(c->error_log, STDERR_FILENO, error_fd)) == -1) {
 		snprintf(err, errlen, "cannot open error log %s: %s",
 		    c->error_log, strerror(errno));
 		return -1;
 	}
-	afd = open_log(c->access_log, STDOUT_FILENO);
+	afd = open_log(c->access_log, STDOUT_FILENO, access_fd);
 	if (afd == -1 && strcmp(c->access_log, "off") != 0) {
 		snprintf(err, errlen, "cannot open access log %s: %s",
 		    c->access_log, strerror(errno));
-		if (efd > STDERR_FILENO)
+		if (efd > STDERR_FILENO && efd != error_fd)
 			close(efd);
 		return -1;
 	}
@@ -61,15 +100,16 @@ log_open(const struct cfg *c, char *err, size_t errlen)
 }
 
 void
-log_set_role(int id)
+log_set_role(int r)
 {
-	worker_id = id;
+	role = r;
 }
 
 void
-log_set_level(enum log_level level)
+log_set_owner(uid_t uid)
 {
-	min_level = level;
+	owner_set = true;
+	owner_uid = uid;
 }
 
 int
@@ -107,12 +147,15 @@ vlog(enum log_level level, int with_errno, const char *fmt, va_list ap)
 	    "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s ",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, level_names[level]);
-	if (worker_id < 0)
+	if (role == LOG_ROLE_MASTER)
 		n += snprintf(line + n, sizeof(line) - n, "master pid=%d: ",
+		    (int)getpid());
+	else if (role == LOG_ROLE_STATUS)
+		n += snprintf(line + n, sizeof(line) - n, "status pid=%d: ",
 		    (int)getpid());
 	else
 		n += snprintf(line + n, sizeof(line) - n, "worker %d pid=%d: ",
-		    worker_id, (int)getpid());
+		    role, (int)getpid());
 	m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
 	if (m < 0)
 		m = 0;
@@ -142,25 +185,3 @@ LOGFN(log_info, LOG_LEVEL_INFO, 0)
 LOGFN(log_warnx, LOG_LEVEL_WARN, 0)
 LOGFN(log_warn, LOG_LEVEL_WARN, 1)
 LOGFN(log_errorx, LOG_LEVEL_ERROR, 0)
-
-void
-fatalx(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vlog(LOG_LEVEL_ERROR, 0, fmt, ap);
-	va_end(ap);
-	exit(1);
-}
-
-void
-fatal(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vlog(LOG_LEVEL_ERROR, 1, fmt, ap);
-	va_end(ap);
-	exit(1);
-}

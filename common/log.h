@@ -5,6 +5,7 @@
 #ifndef PREFORKD_LOG_H
 #define PREFORKD_LOG_H
 
+#include <sys/types.h>
 #include <stddef.h>
 
 #include "cfg.h"
@@ -15,9 +16,15 @@
  * a one-line reason in err (the old logs stay in use).
  */
 int	log_open(const struct cfg *c, char *err, size_t errlen);
-/* Sets the role shown in every line: worker id, or -1 for the master. */
-void	log_set_role(int worker_id);
-void	log_set_level(enum log_level level);
+/* The role shown in every line: a worker's id (1..N), or one of these. */
+#define LOG_ROLE_MASTER	(-1)
+#define LOG_ROLE_STATUS	(-2)	/* the --status-listen process */
+void	log_set_role(int role);
+/*
+ * -u: log files that log_open creates from now on are chowned to uid, so
+ * that the workers, running as uid, can reopen them after USR1.
+ */
+void	log_set_owner(uid_t uid);
 
 /* The error log descriptor (for the crash handler's raw writes). */
 int	log_error_fd(void);
@@ -32,9 +39,5 @@ void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 /* log_warn appends ": strerror(errno)". */
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_errorx(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	fatalx(const char *, ...)
-	    __attribute__((format(printf, 1, 2), noreturn));
-void	fatal(const char *, ...)
-	    __attribute__((format(printf, 1, 2), noreturn));
 
 #endif

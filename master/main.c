@@ -307,6 +307,8 @@ main(int argc, char **argv)
 	}
 	if (pfh != NULL)	/* an upgraded binary must not inherit the lock */
 		(void)fcntl(pidfile_fileno(pfh), F_SETFD, FD_CLOEXEC);
+	if (ma.drop)		/* the workers reopen the logs as ma.uid */
+		log_set_owner(ma.uid);
 	if (log_open(&c, err, sizeof(err)) == -1) {
 		fprintf(stderr, "preforkd: %s\n", err);
 		return EX_CANTCREAT;

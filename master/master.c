@@ -663,7 +663,11 @@ handoff(void)
 	notify("STOPPING=1");
 }
 
-/* USR1: reopen the logs here and in every worker (logrotate). */
+/*
+ * USR1: reopen the logs here and in every worker (logrotate). Here first:
+ * with -u, the files created here are given to the workers' user
+ * (log_set_owner), and only then can the workers reopen them by name.
+ */
 static void
 reopen_logs(void)
 {

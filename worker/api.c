@@ -16,6 +16,7 @@
 
 #include "api.h"
 #include "crash.h"
+#include "hex.h"
 #include "preforkd.h"
 #include "resp.h"
 #include "worker.h"
@@ -166,18 +167,6 @@ pfd_raw_path(const struct pfd_req *cr)
 	return r->raw_z;
 }
 
-static int
-unhex(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 const char *
 pfd_path(const struct pfd_req *cr)
 {
@@ -199,8 +188,8 @@ pfd_path(const struct pfd_req *cr)
 
 			if (i + 2 >= r->rawlen)
 				return NULL;
-			hi = unhex((unsigned char)r->raw[i + 1]);
-			lo = unhex((unsigned char)r->raw[i + 2]);
+			hi = hex_value((unsigned char)r->raw[i + 1]);
+			lo = hex_value((unsigned char)r->raw[i + 2]);
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 				return NULL;
 			ch = hi * 16 + lo;

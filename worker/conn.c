@@ -24,6 +24,7 @@
 #include "alog.h"
 #include "api.h"
 #include "conn.h"
+#include "iov.h"
 #include "log.h"
 #include "resp.h"
 #include "static.h"
@@ -278,15 +279,7 @@ conn_writev(struct conn *c, struct iovec *iov, int iovcnt)
 			return -1;
 		}
 		c->head_sent = true;
-		while (iovcnt > 0 && (size_t)n >= iov->iov_len) {
-			n -= (ssize_t)iov->iov_len;
-			iov++;
-			iovcnt--;
-		}
-		if (iovcnt > 0) {
-			iov->iov_base = (char *)iov->iov_base + n;
-			iov->iov_len -= (size_t)n;
-		}
+		iov_advance(&iov, &iovcnt, (size_t)n);
 	}
 	return 0;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hex.h"
 #include "http.h"
 
 static int on_url(http_parser *, const char *, size_t);
@@ -607,17 +608,10 @@ static int
 body_step(struct http_body *b, const char *buf, size_t len, size_t *pos,
     const char **p, size_t *n, long long max_body, size_t max_head)
 {
-	static const signed char hexval[256] = {
-		['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5,
-		['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
-		['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15,
-		['f'] = 16, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14,
-		['E'] = 15, ['F'] = 16,
-	};
-
 	while (*pos < len || b->state == B_DONE) {
 		unsigned char c;
 		size_t k;
+		int d;
 
 		switch (b->state) {
 		case B_DONE:
@@ -641,11 +635,10 @@ body_step(struct http_body *b, const char *buf, size_t len, size_t *pos,
 		b->framing++;
 		switch (b->state) {
 		case B_SIZE:
-			if (hexval[c]) {
+			if ((d = hex_value(c)) != -1) {
 				if (++b->digits > 15)
 					return 400;	/* no body is that large */
-				b->remaining = b->remaining * 16 +
-				    (unsigned)(hexval[c] - 1);
+				b->remaining = b->remaining * 16 + (unsigned)d;
 			} else if (c == ';' && b->digits > 0) {
 				b->state = B_EXT;
 				b->line = 0;

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "hex.h"
 #include "path.h"
 
 enum seg_kind {
@@ -23,18 +24,6 @@ enum seg_kind {
 	SEG_HIDDEN,	/* any other name starting with '.' */
 	SEG_NAME
 };
-
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /*
  * Decodes the byte at s[*i] of a segment of n raw bytes and advances *i.
@@ -55,8 +44,8 @@ next_byte(const char *s, size_t n, size_t *i, unsigned char *c)
 		(*i)++;
 		return 0;
 	}
-	if (n - *i < 3 || (hi = hexval(s[*i + 1])) == -1 ||
-	    (lo = hexval(s[*i + 2])) == -1)
+	if (n - *i < 3 || (hi = hex_value(s[*i + 1])) == -1 ||
+	    (lo = hex_value(s[*i + 2])) == -1)
 		return 400;
 	b = (unsigned char)(hi << 4 | lo);
 	if (b == '\0' || b == '/')

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "iov.h"
 #include "log.h"
 #include "resp.h"
 #include "status.h"
@@ -91,38 +92,6 @@ on_signal(int sig)
 		status_stop = 1;
 	else
 		status_reopen = 1;
-}
-
-/*
- * The master's handlers and mask must not survive the fork. TERM and INT
- * kill at once; QUIT finishes the connection in hand; USR1 reopens the
- * logs (logrotate); the rest, which the master uses for itself, mean
- * nothing here.
- */
-static void
-status_signals(void)
-{
-	static const int ignored[] = { SIGPIPE, SIGHUP, SIGUSR2, SIGWINCH,
-	    SIGTTIN, SIGTTOU };
-	static const int dflt[] = { SIGTERM, SIGINT, SIGCHLD, SIGALRM };
-	struct sigaction sa;
-	sigset_t none;
-
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = SIG_IGN;
-	for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
-		sigaction(ignored[i], &sa, NULL);
-	sa.sa_handler = SIG_DFL;
-	for (size_t i = 0; i < sizeof(dflt) / sizeof(dflt[0]); i++)
-		sigaction(dflt[i], &sa, NULL);
-	sigaction(MASTER_SIG_SB, &sa, NULL);
-	/* No SA_RESTART: QUIT and USR1 interrupt a blocking accept4(). */
-	sa.sa_handler = on_signal;
-	sigaction(SIGQUIT, &sa, NULL);
-	sigaction(SIGUSR1, &sa, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
 /* --- the snapshot ---------------------------------------------------- */
@@ -740,15 +709,7 @@ send_all(int fd, struct iovec *iov, int iovcnt, long long deadline)
 		}
 		if (n <= 0)
 			return -1;
-		while (iovcnt > 0 && (size_t)n >= iov->iov_len) {
-			n -= (ssize_t)iov->iov_len;
-			iov++;
-			iovcnt--;
-		}
-		if (iovcnt > 0) {
-			iov->iov_base = (char *)iov->iov_base + n;
-			iov->iov_len -= (size_t)n;
-		}
+		iov_advance(&iov, &iovcnt, (size_t)n);
 	}
 	return 0;
 }
@@ -873,7 +834,7 @@ serve(int fd)
 		return;
 	}
 	if ((rc = render(&o, fmt)) != 0) {
-		log_warnx("status: the %s page does not fit in %zu bytes",
+		log_warnx("the %s page does not fit in %zu bytes",
 		    fmt == FMT_JSON ? "json" : fmt == FMT_HTML ? "html" :
 		    "text", sizeof(body));
 		(void)respond_error(fd, rc, NULL, head_only);
@@ -901,7 +862,9 @@ status_main(const struct cfg *c, int lfd, const struct sb *board)
 
 	cfg = c;
 	sb = board;
-	status_signals();
+	log_set_role(LOG_ROLE_STATUS);
+	/* QUIT finishes the connection in hand; USR1 interrupts accept4(). */
+	worker_signals_init(on_signal, on_signal, NULL);
 	if (prctl(PR_SET_PDEATHSIG, SIGQUIT) == -1 || getppid() != master)
 		_exit(0);
 	if (getsockname(lfd, (struct sockaddr *)&ss, &sslen) == 0)
@@ -915,8 +878,10 @@ status_main(const struct cfg *c, int lfd, const struct sb *board)
 		if (status_reopen) {
 			status_reopen = 0;
 			if (log_open(cfg, err, sizeof(err)) == -1)
-				log_warnx("status: reopening logs: %s (the old "
-				    "ones stay open)", err);
+				log_warnx("reopening logs: %s (the old ones stay "
+				    "open)", err);
+			else
+				log_debug("logs reopened");
 		}
 		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
@@ -934,7 +899,7 @@ status_main(const struct cfg *c, int lfd, const struct sb *board)
 				status_stop = 1;
 			break;
 		default:		/* EMFILE, ENOBUFS...: breathe */
-			log_warn("status: accept4() on %s failed", addr);
+			log_warn("accept4() on %s failed", addr);
 			pause_ms(100);
 		}
 	}

@@ -58,6 +58,8 @@ worker_check_reopen(void)
 	worker_reopen = 0;
 	if (log_open(wcfg, err, sizeof(err)) == -1)
 		log_warnx("reopening logs: %s (the old ones stay open)", err);
+	else
+		log_debug("logs reopened");
 }
 
 static void
@@ -97,9 +99,16 @@ on_quit(int sig)
 	worker_stop = 1;
 }
 
-/* Dispositions a worker wants; the master's handlers must not survive. */
-static void
-worker_signals(void)
+/*
+ * After fork, in a worker or the status process: the master's handlers
+ * and mask must not survive. TERM and INT kill at once; QUIT goes to
+ * quit, USR1 (reopen the logs) to usr1, HUP to hup (NULL: ignored); the
+ * rest, which the master uses for itself, mean nothing
+ * here. No SA_RESTART: QUIT must interrupt a blocking accept or read.
+ */
+void
+worker_signals_init(void (*quit)(int), void (*usr1)(int),
+    void (*hup)(int))
 {
 	struct sigaction sa;
 	sigset_t all;
@@ -116,14 +125,21 @@ worker_signals(void)
 	for (size_t i = 0; i < sizeof(dflt) / sizeof(dflt[0]); i++)
 		sigaction(dflt[i], &sa, NULL);
 	sigaction(MASTER_SIG_SB, &sa, NULL);
-	/* No SA_RESTART: QUIT must interrupt a blocking accept or read. */
-	sa.sa_handler = on_quit;
+	sa.sa_handler = quit;
 	sigaction(SIGQUIT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sa.sa_handler = on_usr1;
+	sa.sa_handler = usr1;
 	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = hup != NULL ? hup : SIG_IGN;
+	sigaction(SIGHUP, &sa, NULL);
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
+}
+
+/* A worker stops on QUIT and HUP (see on_quit). */
+static void
+worker_signals(void)
+{
+	worker_signals_init(on_quit, on_usr1, on_quit);
 }
 
 static void

@@ -27,6 +27,10 @@ void	worker_set_user(bool drop, uid_t uid, gid_t gid);
 /* Does it (also for the status process). Returns 0 or -1. */
 int	worker_drop_privileges(void);
 
+/* After fork: the master's signal set-up replaced by a child's own. */
+void	worker_signals_init(void (*quit)(int), void (*usr1)(int),
+	    void (*hup)(int));
+
 /* A worker tells the master to look at the scoreboard (recycling). */
 #define MASTER_SIG_SB	(SIGRTMIN + 1)
 

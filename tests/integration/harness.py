@@ -40,7 +40,7 @@ IO_TIMEOUT = 5.0        # default deadline for one response
 
 LOG_LINE_RE = re.compile(
     r'^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (debug|info|warn|error) '
-    r'(master|worker \d+) pid=(\d+): (.*)$')
+    r'(master|status|worker \d+) pid=(\d+): (.*)$')
 
 ACCESS_LINE_RE = re.compile(
     r'^(\S+) (\S+) (\S+) \[(\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4})\] '
@@ -202,8 +202,10 @@ class Server:
     # -- lifecycle --------------------------------------------------------
 
     def start(self, args=(), docroot=None, access_log=True, listen=True,
-              timeout=START_TIMEOUT, env=None, pass_fds=(), wrapper=()):
-        """Runs the binary and waits for "listening on 127.0.0.1:PORT".
+              timeout=START_TIMEOUT, env=None, pass_fds=(), wrapper=(),
+              wait=True):
+        """Runs the binary and waits for "listening on 127.0.0.1:PORT"
+        (wait=False: for a server that does not log it, returns at once).
 
         access_log: True for the file self.access_log, None to pass no
         --access-log flag (the default: stdout), or a string to pass as is.
@@ -231,6 +233,8 @@ class Server:
                                          stdout=out, stderr=err, cwd=self.tmp,
                                          env=env, pass_fds=tuple(pass_fds))
         self.pid = self.proc.pid
+        if not wait:
+            return self
         deadline = time.monotonic() + timeout
         while True:
             m = re.search(r'listening on 127\.0\.0\.1:(\d+)\b', self.error_text())
@@ -697,6 +701,20 @@ class ServerTestCase(unittest.TestCase):
         self._servers.append(srv)
         srv.start(list(args), self.root if docroot is None else docroot, **kw)
         return srv
+
+    def wait_ready(self, srv, nworkers):
+        """Waits for "ready: N workers" and N live children; returns their
+        PIDs."""
+        self.assertTrue(srv.wait_log(r'ready: %d workers' % nworkers),
+                        'no "ready: %d workers" line' % nworkers)
+        pids = srv.wait_workers(nworkers)
+        self.assertEqual(len(pids), nworkers, 'children: %r' % pids)
+        return pids
+
+    def start_ready(self, args, nworkers=1, **kw):
+        """start_server, then wait_ready. Returns (server, worker PIDs)."""
+        srv = self.start_server(args, **kw)
+        return srv, self.wait_ready(srv, nworkers)
 
     # -- clients ------------------------------------------------------------
 

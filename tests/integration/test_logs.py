@@ -24,18 +24,12 @@ def parse_log_line(line):
 
 class ErrorLog(ServerTestCase):
 
-    def start_ready(self, args, n):
-        srv = self.start_server(args)
-        self.assertTrue(srv.wait_log(r'ready: %d workers' % n), 'no ready line')
-        self.assertEqual(len(srv.wait_workers(n)), n)
-        return srv
-
     def stop_term(self, srv):
         srv.send_signal(signal.SIGTERM)
         self.assertEqual(srv.wait_exit(10), 0)
 
     def test_every_line_has_time_level_role_pid(self):
-        srv = self.start_ready(['-w', '2'], 2)
+        srv, _ = self.start_ready(['-w', '2'], 2)
         self.assert_serving(srv)
         self.stop_term(srv)
         lines = srv.error_lines()
@@ -44,14 +38,14 @@ class ErrorLog(ServerTestCase):
             self.assertRegex(line, LOG_LINE_RE)
 
     def test_timestamps_are_current_utc_with_milliseconds(self):
-        srv = self.start_ready(['-w', '1'], 1)
+        srv, _ = self.start_ready(['-w', '1'], 1)
         first = parse_log_line(srv.error_lines()[0])
         self.assertIsNotNone(first, srv.error_lines()[0])
         t = calendar.timegm(time.strptime(first['time'][:19], '%Y-%m-%dT%H:%M:%S'))
         self.assertLess(abs(t - time.time()), 30, first['time'])
 
     def test_master_lines_carry_the_master_pid(self):
-        srv = self.start_ready(['-w', '2'], 2)
+        srv, _ = self.start_ready(['-w', '2'], 2)
         self.stop_term(srv)
         master = [parse_log_line(l) for l in srv.error_lines()]
         master = [p for p in master if p and p['role'] == 'master']
@@ -60,12 +54,12 @@ class ErrorLog(ServerTestCase):
             self.assertEqual(p['pid'], srv.pid, p)
 
     def test_listening_line_names_the_bound_address(self):
-        srv = self.start_ready(['-w', '1'], 1)
+        srv, _ = self.start_ready(['-w', '1'], 1)
         self.assertTrue(srv.wait_log(
             r'info master pid=%d: listening on 127\.0\.0\.1:%d$' % (srv.pid, srv.port), 1))
 
     def test_started_line_for_each_worker_with_pid_and_gen(self):
-        srv = self.start_ready(['-w', '3'], 3)
+        srv, _ = self.start_ready(['-w', '3'], 3)
         pids = srv.worker_pids()
         started = {}
         for line in srv.error_lines():
@@ -77,11 +71,11 @@ class ErrorLog(ServerTestCase):
         self.assertEqual(len(set(started.values())), 3, 'worker numbers not distinct')
 
     def test_ready_line_counts_workers(self):
-        srv = self.start_ready(['-w', '2'], 2)
+        srv, _ = self.start_ready(['-w', '2'], 2)
         self.assertTrue(srv.wait_log(r'master pid=%d: ready: 2 workers$' % srv.pid, 1))
 
     def test_killed_worker_logged_with_number_and_signal_name(self):
-        srv = self.start_ready(['-w', '2'], 2)
+        srv, _ = self.start_ready(['-w', '2'], 2)
         victim = srv.worker_pids()[0]
         m = srv.wait_log(r'worker (\d+) started \(pid %d,' % victim, 1)
         self.assertTrue(m)
@@ -92,7 +86,7 @@ class ErrorLog(ServerTestCase):
                         % (m.group(1), victim))
 
     def test_term_logs_shutdown_worker_exits_and_exiting(self):
-        srv = self.start_ready(['-w', '2'], 2)
+        srv, _ = self.start_ready(['-w', '2'], 2)
         pids = srv.worker_pids()
         self.stop_term(srv)
         text = srv.error_text()
@@ -103,14 +97,14 @@ class ErrorLog(ServerTestCase):
         self.assertTrue(last_master.endswith(': exiting'), last_master)
 
     def test_int_logs_fast_shutdown_and_exiting(self):
-        srv = self.start_ready(['-w', '1'], 1)
+        srv, _ = self.start_ready(['-w', '1'], 1)
         srv.send_signal(signal.SIGINT)
         self.assertIsNotNone(srv.wait_exit(6))
         self.assertRegex(srv.error_text(), r'master pid=%d: fast shutdown \(SIGINT\)' % srv.pid)
         self.assertRegex(srv.error_text(), r'master pid=%d: exiting' % srv.pid)
 
     def test_client_hangups_are_not_logged_as_problems(self):
-        srv = self.start_ready(['-w', '1'], 1)
+        srv, _ = self.start_ready(['-w', '1'], 1)
         mark = len(srv.error_lines())
         with srv.connect() as c:        # connect and leave at once
             pass

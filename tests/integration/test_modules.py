@@ -28,7 +28,7 @@ from harness import (ServerTestCase, Server, ClosedError, request_bytes,  # noqa
 EX_CONFIG = 78
 BIG = 10 * 1024 * 1024          # the streamed echo body
 BIG_LIMIT = 20000000            # --max-body-size for it
-WARN_RE = re.compile(r' (warn|error) (master|worker \d+) pid=')
+WARN_RE = re.compile(r' (warn|error) (master|status|worker \d+) pid=')
 
 
 def module_path(name):
@@ -67,14 +67,6 @@ def stream_piece(i, size):
 
 class ModuleTestCase(ServerTestCase):
     """Helpers shared by the module tests."""
-
-    def start_ready(self, args, nworkers=1, **kw):
-        srv = self.start_server(args, **kw)
-        self.assertTrue(srv.wait_log(r'ready: %d workers' % nworkers),
-                        'no "ready: %d workers" line' % nworkers)
-        pids = srv.wait_workers(nworkers)
-        self.assertEqual(len(pids), nworkers, 'children: %r' % pids)
-        return srv, pids
 
     def problems(self, srv, mark):
         """warn/error lines in srv's error log after line index mark."""

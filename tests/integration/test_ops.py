@@ -395,17 +395,6 @@ class OpsTestCase(ServerTestCase):
         self._servers.append(srv)
         return srv
 
-    def start_ready(self, args, nworkers, **kw):
-        srv = self.start_server(args, **kw)
-        self.wait_ready(srv, nworkers)
-        return srv, srv.worker_pids()
-
-    def wait_ready(self, srv, nworkers):
-        self.assertTrue(srv.wait_log(r'ready: %d workers' % nworkers),
-                        'no "ready: %d workers" line' % nworkers)
-        self.assertEqual(len(srv.wait_workers(nworkers)), nworkers,
-                         'children: %r' % srv.worker_pids())
-
     def assert_one_line(self, text, regex):
         """text is exactly one line (stderr of a fatal error) matching regex."""
         self.assertEqual(len(text.splitlines()), 1, 'not one line: %r' % text)

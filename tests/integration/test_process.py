@@ -13,14 +13,6 @@ from harness import ServerTestCase, request_bytes, socket_count, wait_for
 
 class Processes(ServerTestCase):
 
-    def start_ready(self, args, nworkers):
-        srv = self.start_server(args)
-        self.assertTrue(srv.wait_log(r'ready: %d workers' % nworkers),
-                        'no "ready: %d workers" line' % nworkers)
-        pids = srv.wait_workers(nworkers)
-        self.assertEqual(len(pids), nworkers, 'children: %r' % pids)
-        return srv, pids
-
     def try_request(self, srv):
         """One GET on a fresh connection; True when it got 200 Hello."""
         try:

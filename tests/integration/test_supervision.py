@@ -210,14 +210,6 @@ class ChildrenWatcher:
 
 class Supervision(ServerTestCase):
 
-    def start_ready(self, args, nworkers):
-        srv = self.start_server(args)
-        self.assertTrue(srv.wait_log(r'ready: %d workers' % nworkers),
-                        'no "ready: %d workers" line' % nworkers)
-        pids = srv.wait_workers(nworkers)
-        self.assertEqual(len(pids), nworkers, 'children: %r' % pids)
-        return srv, pids
-
     def fault_server(self, mode, workers=1, extra=()):
         args = ['-w', str(workers), '--graceful-timeout', '2',
                 '-m', '/hello=' + shipped_path('hello'),

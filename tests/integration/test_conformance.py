@@ -1,0 +1,72 @@
+"""Conformance of the static handler and the request reader (review #10):
+the directory redirect's Location, revalidation of cached files, Vary on
+files with a .gz variant, chunk extensions with BWS, and HTTP/1.x minor
+versions above 1."""
+
+
+import sys
+sys.dont_write_bytecode = True    # keep the source tree clean
+import harness  # noqa: E402
+from harness import ServerTestCase, request_bytes  # noqa: E402
+
+
+class Conformance(ServerTestCase):
+    """Chunk extensions with BWS, and HTTP/1.x minor versions (#10 item 22)."""
+
+    server_args = ['-w', '2']
+
+    def post_then_get(self, chunk_line):
+        """A chunked POST whose first chunk line is chunk_line, pipelined
+        with a GET: both must be answered on the one connection."""
+        raw = (b'POST /hello.txt HTTP/1.1\r\nHost: x\r\n'
+               b'Transfer-Encoding: chunked\r\n\r\n' + chunk_line +
+               b'\r\nhello\r\n0\r\n\r\n' +
+               request_bytes('GET', '/hello.txt'))
+        c = self.connect()
+        c.send(raw)
+        first = c.read_response()
+        if first.status != 405:
+            return first, None
+        return first, c.read_response()
+
+    def test_chunk_ext_with_bws(self):
+        for line in (b'5;q=1', b'5 ;q=1', b'5; q=1', b'5 ; q = 1',
+                     b'5\t;\tq\t=\t1', b'5  ;a;b="x y"', b'05 ; q'):
+            first, second = self.post_then_get(line)
+            self.assertEqual(first.status, 405, '%r: %r' % (line, first))
+            self.assertFalse(first.has_token('Connection', 'close'), first)
+            self.assertEqual((second.status, second.body),
+                             (200, b'Hello, World!'), line)
+        # BWS is allowed before ";" only: the chunk line stays strict
+        for line in (b'5 ', b'5\t', b'5 5', b' 5;q=1', b'5 x;q=1'):
+            raw = (b'POST /hello.txt HTTP/1.1\r\nHost: x\r\n'
+                   b'Transfer-Encoding: chunked\r\n\r\n' + line +
+                   b'\r\nhello\r\n0\r\n\r\n')
+            self.assert_error_closes(raw, 400)
+
+    def test_http_1_2_is_served_as_1_1(self):
+        c = self.connect()
+        c.send(request_bytes('GET', '/hello.txt', version='HTTP/1.2') +
+               request_bytes('GET', '/hello.txt', version='HTTP/1.9'))
+        for _ in range(2):
+            r = c.read_response()
+            self.assert_common(r)
+            self.assertEqual((r.version, r.status, r.body),
+                             ('HTTP/1.1', 200, b'Hello, World!'))
+            # 1.1 semantics: persistent by default
+            self.assertFalse(r.has_token('Connection', 'close'), r)
+
+    def test_version_errors(self):
+        # 1.2 is 1.1: Host is required
+        self.assert_error_closes(b'GET /hello.txt HTTP/1.2\r\n\r\n', 400)
+        # other major versions as before
+        for version, status in (('HTTP/2.0', 505), ('HTTP/3.1', 505),
+                                ('HTTP/0.9', 400)):
+            self.assert_error_closes(
+                request_bytes('GET', '/hello.txt', version=version), status)
+        r = self.get('/hello.txt', version='HTTP/1.0')
+        self.assertEqual((r.version, r.status), ('HTTP/1.1', 200))
+
+
+if __name__ == '__main__':
+    harness.main()

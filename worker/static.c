@@ -104,21 +104,23 @@ accepts_gzip(const struct http_req *q)
 	return false;
 }
 
+/*
+ * The 301 that adds the slash to a directory. Location is built from the
+ * normalised path, never from the raw target: "//evil.example/../d" names
+ * /d, and must not send the client to evil.example.
+ */
 static int
-redirect_slash(struct conn *c, const char *p, size_t len, const char *query,
-    size_t qlen)
+redirect_slash(struct conn *c, const char *path, size_t plen,
+    const char *query, size_t qlen)
 {
 	static const char body[] = "301 Moved Permanently\n";
 	char loc[PATH_BUF_SIZE + 2];
 	size_t n;
+	int rc;
 
-	if (len + 1 + qlen >= sizeof(loc))
-		return 414;
-	memcpy(loc, p, len);
-	loc[len] = '/';
-	if (qlen > 0)
-		memcpy(loc + len + 1, query, qlen);
-	n = len + 1 + qlen;
+	if ((rc = path_location(path, plen, query, qlen, loc, sizeof(loc),
+	    &n)) != 0)
+		return rc;
 	resp_begin(c, 301);
 	resp_add(c, "Location", loc, n);
 	resp_add(c, "Content-Type", "text/plain; charset=utf-8", 25);
@@ -241,11 +243,10 @@ open_gz(struct file *tmp, char *path, size_t plen)
  */
 static int
 open_file(struct conn *c, struct file *tmp, char *path, size_t plen,
-    bool index, const char *raw, size_t rawlen, const char *query,
-    size_t qlen, struct file **out)
+    bool index, const char *query, size_t qlen, struct file **out)
 {
 	struct stat st;
-	int fd, e;
+	int fd, e, rc;
 
 	if ((fd = open_beneath(path + 1)) == -1) {
 		e = errno;
@@ -269,8 +270,8 @@ open_file(struct conn *c, struct file *tmp, char *path, size_t plen,
 		close(fd);
 		if (index)
 			return 403;
-		return redirect_slash(c, raw, rawlen, query, qlen) == 0 ? -1 :
-		    414;
+		rc = redirect_slash(c, path, plen, query, qlen);
+		return rc == 0 ? -1 : rc;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
@@ -304,8 +305,7 @@ static_handle(struct conn *c)
 	if (accepts_gzip(q) && (f = open_gz(&tmp, path, plen)) != NULL)
 		gz = true;
 	else if ((f = fcache_get(path, plen)) == NULL) {
-		rc = open_file(c, &tmp, path, plen, index, raw, rawlen, query,
-		    qlen, &f);
+		rc = open_file(c, &tmp, path, plen, index, query, qlen, &f);
 		if (rc != 0)
 			return rc == -1 ? 0 : rc;
 	}

@@ -3,11 +3,64 @@ the directory redirect's Location, revalidation of cached files, Vary on
 files with a .gz variant, chunk extensions with BWS, and HTTP/1.x minor
 versions above 1."""
 
+import os
 
 import sys
 sys.dont_write_bytecode = True    # keep the source tree clean
 import harness  # noqa: E402
 from harness import ServerTestCase, request_bytes  # noqa: E402
+
+
+class DirectoryRedirect(ServerTestCase):
+    """The 301 that adds a directory's slash (#10 item 4)."""
+
+    server_args = ['-w', '2']
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        for d in ('a b', '\\evil.example', 'q%d'):
+            os.makedirs(os.path.join(cls.root, d))
+
+    def location(self, target):
+        r = self.get(target)
+        self.assertEqual(r.status, 301, '%s: %r' % (target, r))
+        loc = r.header('Location')
+        self.assertIsNotNone(loc, r)
+        self.assertFalse(loc.startswith('//'), '%s: Location %r' % (target, loc))
+        self.assertNotIn('\\', loc, '%s: Location %r' % (target, loc))
+        return loc
+
+    def test_no_open_redirect(self):
+        # "//evil.example/../sub" names /sub; a browser would follow
+        # "//evil.example/../sub/" off-site.
+        self.assertEqual(self.location('//evil.example/../sub'), '/sub/')
+        self.assertEqual(self.location('//evil.example/%2e%2e/sub?x=1'),
+                         '/sub/?x=1')
+        self.assertEqual(self.location('http://x//evil.example/../sub'),
+                         '/sub/')
+        self.assertEqual(self.location('/sub/..//sub'), '/sub/')
+
+    def test_backslash_is_encoded(self):
+        # Browsers read "/\host" as "//host".
+        self.assertEqual(self.location('/\\evil.example'), '/%5Cevil.example/')
+        self.assertEqual(self.location('/%5Cevil.example'), '/%5Cevil.example/')
+
+    def test_plain_directory_query_kept(self):
+        self.assertEqual(self.location('/sub'), '/sub/')
+        self.assertEqual(self.location('/sub?x=1'), '/sub/?x=1')
+        self.assertEqual(self.location('/sub?a=%20b&c=/d?e'), '/sub/?a=%20b&c=/d?e')
+        # from the normalised path
+        self.assertEqual(self.location('/./sub'), '/sub/')
+        self.assertEqual(self.location('/emptydir/../sub?x=1'), '/sub/?x=1')
+
+    def test_path_percent_encoded(self):
+        self.assertEqual(self.location('/a%20b'), '/a%20b/')
+        self.assertEqual(self.location('/q%25d'), '/q%25d/')
+        self.assertEqual(self.location('/%71%25d'), '/q%25d/')
+        self.assertEqual(self.location('/sub/../a%20b'), '/a%20b/')
+        # the Location leads to the directory's index: 403 (none here)
+        self.assertEqual(self.get('/a%20b/').status, 403)
 
 
 class Conformance(ServerTestCase):

@@ -52,12 +52,18 @@ drop(struct file *f)
 	f->plen = 0;
 }
 
+/*
+ * ctime is what catches a rewrite in place that keeps size and mtime
+ * ("cp -p", "rsync -t --inplace"): mtime can be set back, ctime cannot.
+ */
 static bool
 same_file(const struct stat *a, const struct stat *b)
 {
 	return a->st_ino == b->st_ino && a->st_dev == b->st_dev &&
 	    a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
-	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	    a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	    a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
 struct file *
@@ -86,14 +92,22 @@ fcache_get(const char *path, size_t plen)
 	return f;
 }
 
+/*
+ * The ETag is inode-size-ctime: a rewrite in place that restores mtime
+ * changes ctime, a replacement by rename changes the inode, and either
+ * must change the validator as it changes the bytes.
+ */
 static void
 describe(struct file *f, const char *path, size_t plen, int fd,
     const struct stat *st)
 {
 	f->fd = fd;
 	f->st = *st;
-	f->elen = (size_t)snprintf(f->etag, sizeof(f->etag), "\"%llx-%llx\"",
-	    (unsigned long long)st->st_mtime, (unsigned long long)st->st_size);
+	f->elen = (size_t)snprintf(f->etag, sizeof(f->etag),
+	    "\"%llx-%llx-%llx\"", (unsigned long long)st->st_ino,
+	    (unsigned long long)st->st_size,
+	    (unsigned long long)st->st_ctim.tv_sec * 1000000000ULL +
+	    (unsigned long long)st->st_ctim.tv_nsec);
 	httpdate_format(st->st_mtime, f->lastmod);
 	f->mime = mime_type(path, plen);
 	f->data = NULL;

@@ -21,7 +21,7 @@
 struct file {
 	int		 fd;
 	struct stat	 st;
-	char		 etag[48];
+	char		 etag[56];	/* "ino-size-ctime", 3 x 16 hex */
 	size_t		 elen;
 	char		 lastmod[HTTPDATE_LEN + 1];
 	const char	*mime;
@@ -40,7 +40,8 @@ void	fcache_init(fcache_open_fn open_fn);
 /*
  * Returns the cached entry for path (plen bytes, starting with '/'), re-
  * checked when older than a second, or NULL (not cached, or the file
- * changed or vanished: the caller opens it the slow way).
+ * vanished or changed: another device, inode, size, mtime or ctime; the
+ * caller opens it the slow way).
  */
 struct file *fcache_get(const char *path, size_t plen);
 /*

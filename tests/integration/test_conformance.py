@@ -3,12 +3,16 @@ the directory redirect's Location, revalidation of cached files, Vary on
 files with a .gz variant, chunk extensions with BWS, and HTTP/1.x minor
 versions above 1."""
 
+import gzip
 import os
 
 import sys
 sys.dont_write_bytecode = True    # keep the source tree clean
 import harness  # noqa: E402
-from harness import ServerTestCase, request_bytes  # noqa: E402
+from harness import ServerTestCase, request_bytes, wait_for  # noqa: E402
+
+# A worker re-checks a cached file at most once a second (fcache.h).
+RECHECK_DEADLINE = 5.0
 
 
 class DirectoryRedirect(ServerTestCase):
@@ -61,6 +65,108 @@ class DirectoryRedirect(ServerTestCase):
         self.assertEqual(self.location('/sub/../a%20b'), '/a%20b/')
         # the Location leads to the directory's index: 403 (none here)
         self.assertEqual(self.get('/a%20b/').status, 403)
+
+
+class CacheRevalidation(ServerTestCase):
+    """A cached file rewritten with the same size and mtime (#10 item 16).
+    One worker, so every request sees the same cache."""
+
+    server_args = ['-w', '1']
+
+    def put(self, name, data):
+        path = os.path.join(self.root, name)
+        with open(path, 'wb') as f:
+            f.write(data)
+        return path
+
+    def fetch(self, name, headers=None):
+        r = self.get('/' + name, headers=headers)
+        self.assertIn(r.status, (200, 304), r)
+        return r
+
+    def warm(self, name, data):
+        """Serves name until the worker has it cached; returns its ETag."""
+        for _ in range(2):
+            r = self.fetch(name)
+            self.assertEqual(r.body, data)
+        return r.header('ETag')
+
+    def rewrite_in_place(self, path, data):
+        """Rewrites path in place (same inode, same size), mtime restored
+        (what "cp -p" or "rsync -t --inplace" does): only ctime moves."""
+        st = os.stat(path)
+
+        def rewrite():
+            with open(path, 'r+b') as f:
+                f.write(data)
+            os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+            return os.stat(path).st_ctime_ns != st.st_ctime_ns
+        # A file system's coarse clock may not have ticked yet.
+        self.assertTrue(wait_for(rewrite, 2.0, interval=0.005))
+        now = os.stat(path)
+        self.assertEqual((now.st_ino, now.st_size, now.st_mtime_ns),
+                         (st.st_ino, st.st_size, st.st_mtime_ns))
+
+    def replace_by_rename(self, path, data):
+        """Puts a new file (new inode) with the same size and mtime in
+        path's place by rename."""
+        st = os.stat(path)
+        tmp = path + '.tmp'
+        with open(tmp, 'wb') as f:
+            f.write(data)
+        os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+        os.rename(tmp, path)
+        now = os.stat(path)
+        self.assertNotEqual(now.st_ino, st.st_ino)
+        self.assertEqual((now.st_size, now.st_mtime_ns),
+                         (st.st_size, st.st_mtime_ns))
+
+    def await_new(self, name, new):
+        """Waits until the new bytes are served; returns that response."""
+        last = []
+
+        def served():
+            r = self.fetch(name)
+            last[:] = [r]
+            return r.body == new
+        self.assertTrue(wait_for(served, RECHECK_DEADLINE, interval=0.1),
+                        'still the old bytes after %.0f s: %r' % (
+                            RECHECK_DEADLINE, last[0]))
+        return last[0]
+
+    def test_rewrite_in_place_same_mtime(self):
+        old, new = b'version one\n' * 10, b'version TWO\n' * 10
+        path = self.put('inplace.txt', old)
+        etag = self.warm('inplace.txt', old)
+        lastmod = self.fetch('inplace.txt').header('Last-Modified')
+        self.rewrite_in_place(path, new)
+        r = self.await_new('inplace.txt', new)
+        self.assertNotEqual(r.header('ETag'), etag)
+        self.assertEqual(r.header('Last-Modified'), lastmod)
+        # A client holding the old ETag gets the new bytes, not a 304.
+        r = self.fetch('inplace.txt', headers=[('If-None-Match', etag)])
+        self.assertEqual((r.status, r.body), (200, new))
+
+    def test_rewrite_in_place_large_file(self):
+        # Over the in-memory limit: served from the descriptor.
+        old, new = b'a' * 40000, b'b' * 40000
+        path = self.put('inplace.bin', old)
+        etag = self.warm('inplace.bin', old)
+        self.rewrite_in_place(path, new)
+        self.assertTrue(wait_for(
+            lambda: self.fetch('inplace.bin').header('ETag') != etag,
+            RECHECK_DEADLINE, interval=0.1), 'ETag unchanged')
+        self.assertEqual(self.fetch('inplace.bin').body, new)
+
+    def test_replace_by_rename_same_mtime(self):
+        old, new = b'first file\n' * 10, b'other file\n' * 10
+        path = self.put('renamed.txt', old)
+        etag = self.warm('renamed.txt', old)
+        self.replace_by_rename(path, new)
+        r = self.await_new('renamed.txt', new)
+        self.assertNotEqual(r.header('ETag'), etag)
+        r = self.fetch('renamed.txt', headers=[('If-None-Match', etag)])
+        self.assertEqual((r.status, r.body), (200, new))
 
 
 class Conformance(ServerTestCase):

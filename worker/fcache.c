@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "defaults.h"
 #include "fcache.h"
 #include "mime.h"
 
@@ -66,6 +67,30 @@ same_file(const struct stat *a, const struct stat *b)
 	    a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
+/*
+ * Whether a regular FILE.gz sits next to path (opened by the same rules):
+ * then every response for path varies on Accept-Encoding, whichever
+ * variant it carries.
+ */
+static bool
+has_gz(const char *path, size_t plen)
+{
+	char rel[PATH_BUF_SIZE + 16];
+	struct stat st;
+	bool yes;
+	int fd;
+
+	if (plen + 3 >= sizeof(rel))
+		return false;
+	memcpy(rel, path + 1, plen - 1);
+	memcpy(rel + plen - 1, ".gz", 4);
+	if ((fd = open_beneath(rel)) == -1)
+		return false;
+	yes = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	close(fd);
+	return yes;
+}
+
 struct file *
 fcache_get(const char *path, size_t plen)
 {
@@ -88,6 +113,7 @@ fcache_get(const char *path, size_t plen)
 		return NULL;
 	}
 	close(fd);
+	f->gz_sibling = has_gz(path, plen);
 	f->checked = now;
 	return f;
 }
@@ -142,12 +168,14 @@ fcache_fill(struct file *tmp, const char *path, size_t plen, int fd,
 
 	if (!cache || plen >= FCACHE_PATH) {
 		describe(tmp, path, plen, fd, st);
+		tmp->gz_sibling = cache && has_gz(path, plen);
 		tmp->cached = false;
 		return tmp;
 	}
 	f = &slots[slot_of(path, plen)];
 	drop(f);
 	describe(f, path, plen, fd, st);
+	f->gz_sibling = has_gz(path, plen);
 	memcpy(f->path, path, plen);
 	f->plen = plen;
 	f->cached = true;

@@ -128,16 +128,21 @@ redirect_slash(struct conn *c, const char *path, size_t plen,
 	return 0;
 }
 
-/* The validators and metadata every file response carries. */
+/*
+ * The validators and metadata every file response carries. Vary goes on
+ * every response for a file that has a .gz variant, the identity one and
+ * 304 included: a cache must not hand either variant to the other kind
+ * of client.
+ */
 static void
-add_validators(struct conn *c, const struct file *f, bool gz)
+add_validators(struct conn *c, const struct file *f, bool gz, bool vary)
 {
 	resp_add(c, "ETag", f->etag, f->elen);
 	resp_add(c, "Last-Modified", f->lastmod, HTTPDATE_LEN);
-	if (gz) {
+	if (gz)
 		resp_add(c, "Content-Encoding", "gzip", 4);
+	if (vary)
 		resp_add(c, "Vary", "Accept-Encoding", 15);
-	}
 }
 
 /* Sends len bytes from off: from memory when cached, else sendfile. */
@@ -158,6 +163,7 @@ serve_file(struct conn *c, const struct file *f, bool gz)
 	struct cond_hdrs ch = { 0 };
 	off_t first, last, size = f->st.st_size;
 	time_t mtime = f->st.st_mtime;
+	bool vary = gz || f->gz_sibling;
 	int rc;
 
 #define COND(field, k) do {						\
@@ -177,9 +183,7 @@ serve_file(struct conn *c, const struct file *f, bool gz)
 		return 412;
 	if (rc == 304) {
 		resp_begin(c, 304);
-		add_validators(c, f, false);
-		if (gz)
-			resp_add(c, "Vary", "Accept-Encoding", 15);
+		add_validators(c, f, false, vary);
 		resp_send_nobody(c);
 		return 0;
 	}
@@ -190,7 +194,7 @@ serve_file(struct conn *c, const struct file *f, bool gz)
 		case RANGE_OK:
 			resp_begin(c, 206);
 			resp_add(c, "Content-Type", f->mime, strlen(f->mime));
-			add_validators(c, f, gz);
+			add_validators(c, f, gz, vary);
 			resp_addf(c, "Content-Range", "bytes %lld-%lld/%lld",
 			    (long long)first, (long long)last, (long long)size);
 			send_body(c, f, first, last - first + 1);
@@ -203,6 +207,8 @@ serve_file(struct conn *c, const struct file *f, bool gz)
 			    25);
 			resp_addf(c, "Content-Range", "bytes */%lld",
 			    (long long)size);
+			if (vary)
+				resp_add(c, "Vary", "Accept-Encoding", 15);
 			resp_send(c, sizeof(body) - 1, body, sizeof(body) - 1);
 			return 0;
 		}
@@ -212,7 +218,7 @@ serve_file(struct conn *c, const struct file *f, bool gz)
 	}
 	resp_begin(c, 200);
 	resp_add(c, "Content-Type", f->mime, strlen(f->mime));
-	add_validators(c, f, gz);
+	add_validators(c, f, gz, vary);
 	resp_add(c, "Accept-Ranges", "bytes", 5);
 	send_body(c, f, 0, size);
 	return 0;

@@ -169,6 +169,68 @@ class CacheRevalidation(ServerTestCase):
         self.assertEqual((r.status, r.body), (200, new))
 
 
+class VaryOnVariants(ServerTestCase):
+    """Vary: Accept-Encoding on every response for a file with a .gz
+    sibling, whichever variant it carries (#10 item 21)."""
+
+    server_args = ['-w', '2']
+
+    GZ = [('Accept-Encoding', 'gzip')]
+
+    def assert_vary(self, r, want=True):
+        self.assertEqual(r.has_token('Vary', 'Accept-Encoding'), want, r)
+
+    def test_both_variants_vary(self):
+        r = self.get('/big.txt')
+        self.assertEqual(r.status, 200)
+        self.assertIsNone(r.header('Content-Encoding'))
+        self.assertEqual(r.body, self.files['big.txt'])
+        self.assert_vary(r)
+        r = self.get('/big.txt', headers=self.GZ)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.header('Content-Encoding'), 'gzip')
+        self.assertEqual(gzip.decompress(r.body), self.files['big.txt'])
+        self.assert_vary(r)
+
+    def test_head_varies(self):
+        for headers in (None, self.GZ):
+            r = self.get('/big.txt', headers=headers, method='HEAD')
+            self.assertEqual(r.status, 200)
+            self.assert_vary(r)
+
+    def test_304_varies(self):
+        for headers in ([], self.GZ):
+            etag = self.get('/big.txt', headers=headers).header('ETag')
+            r = self.get('/big.txt', headers=headers + [('If-None-Match', etag)])
+            self.assertEqual(r.status, 304, r)
+            self.assert_vary(r)
+
+    def test_range_varies(self):
+        for headers in ([], self.GZ):
+            r = self.get('/big.txt', headers=headers + [('Range', 'bytes=0-9')])
+            self.assertEqual(r.status, 206, r)
+            self.assert_vary(r)
+            r = self.get('/big.txt', headers=headers + [('Range', 'bytes=9999999-')])
+            self.assertEqual(r.status, 416, r)
+            self.assert_vary(r)
+
+    def test_vary_only_with_a_sibling(self):
+        for headers in (None, self.GZ):
+            for method in ('GET', 'HEAD'):
+                r = self.get('/hello.txt', headers=headers, method=method)
+                self.assertEqual(r.status, 200)
+                self.assert_vary(r, False)
+        # a sibling that appears is seen when the entry is re-checked
+        with open(os.path.join(self.root, 'late.txt'), 'wb') as f:
+            f.write(b'late\n')
+        self.assert_vary(self.get('/late.txt'), False)
+        with open(os.path.join(self.root, 'late.txt.gz'), 'wb') as f:
+            f.write(gzip.compress(b'late\n'))
+        self.assertTrue(wait_for(
+            lambda: self.get('/late.txt').has_token('Vary', 'Accept-Encoding'),
+            RECHECK_DEADLINE, interval=0.1), 'no Vary after the .gz appeared')
+
+
 class Conformance(ServerTestCase):
     """Chunk extensions with BWS, and HTTP/1.x minor versions (#10 item 22)."""
 

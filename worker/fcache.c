@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "defaults.h"
 #include "fcache.h"
 #include "mime.h"
 
@@ -52,12 +53,42 @@ drop(struct file *f)
 	f->plen = 0;
 }
 
+/*
+ * ctime is what catches a rewrite in place that keeps size and mtime
+ * ("cp -p", "rsync -t --inplace"): mtime can be set back, ctime cannot.
+ */
 static bool
 same_file(const struct stat *a, const struct stat *b)
 {
 	return a->st_ino == b->st_ino && a->st_dev == b->st_dev &&
 	    a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
-	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	    a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	    a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/*
+ * Whether a regular FILE.gz sits next to path (opened by the same rules):
+ * then every response for path varies on Accept-Encoding, whichever
+ * variant it carries.
+ */
+static bool
+has_gz(const char *path, size_t plen)
+{
+	char rel[PATH_BUF_SIZE + 16];
+	struct stat st;
+	bool yes;
+	int fd;
+
+	if (plen + 3 >= sizeof(rel))
+		return false;
+	memcpy(rel, path + 1, plen - 1);
+	memcpy(rel + plen - 1, ".gz", 4);
+	if ((fd = open_beneath(rel)) == -1)
+		return false;
+	yes = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	close(fd);
+	return yes;
 }
 
 struct file *
@@ -82,18 +113,27 @@ fcache_get(const char *path, size_t plen)
 		return NULL;
 	}
 	close(fd);
+	f->gz_sibling = has_gz(path, plen);
 	f->checked = now;
 	return f;
 }
 
+/*
+ * The ETag is inode-size-ctime: a rewrite in place that restores mtime
+ * changes ctime, a replacement by rename changes the inode, and either
+ * must change the validator as it changes the bytes.
+ */
 static void
 describe(struct file *f, const char *path, size_t plen, int fd,
     const struct stat *st)
 {
 	f->fd = fd;
 	f->st = *st;
-	f->elen = (size_t)snprintf(f->etag, sizeof(f->etag), "\"%llx-%llx\"",
-	    (unsigned long long)st->st_mtime, (unsigned long long)st->st_size);
+	f->elen = (size_t)snprintf(f->etag, sizeof(f->etag),
+	    "\"%llx-%llx-%llx\"", (unsigned long long)st->st_ino,
+	    (unsigned long long)st->st_size,
+	    (unsigned long long)st->st_ctim.tv_sec * 1000000000ULL +
+	    (unsigned long long)st->st_ctim.tv_nsec);
 	httpdate_format(st->st_mtime, f->lastmod);
 	f->mime = mime_type(path, plen);
 	f->data = NULL;
@@ -128,12 +168,14 @@ fcache_fill(struct file *tmp, const char *path, size_t plen, int fd,
 
 	if (!cache || plen >= FCACHE_PATH) {
 		describe(tmp, path, plen, fd, st);
+		tmp->gz_sibling = cache && has_gz(path, plen);
 		tmp->cached = false;
 		return tmp;
 	}
 	f = &slots[slot_of(path, plen)];
 	drop(f);
 	describe(f, path, plen, fd, st);
+	f->gz_sibling = has_gz(path, plen);
 	memcpy(f->path, path, plen);
 	f->plen = plen;
 	f->cached = true;

@@ -21,11 +21,12 @@
 struct file {
 	int		 fd;
 	struct stat	 st;
-	char		 etag[48];
+	char		 etag[56];	/* "ino-size-ctime", 3 x 16 hex */
 	size_t		 elen;
 	char		 lastmod[HTTPDATE_LEN + 1];
 	const char	*mime;
 	char		*data;		/* the whole file, or NULL */
+	bool		 gz_sibling;	/* FILE.gz exists next to it */
 	bool		 cached;	/* owned by the cache: do not close */
 	/* cache bookkeeping */
 	char		 path[FCACHE_PATH];
@@ -39,14 +40,17 @@ typedef int (*fcache_open_fn)(const char *rel);
 void	fcache_init(fcache_open_fn open_fn);
 /*
  * Returns the cached entry for path (plen bytes, starting with '/'), re-
- * checked when older than a second, or NULL (not cached, or the file
- * changed or vanished: the caller opens it the slow way).
+ * checked when older than a second (the .gz sibling looked for again), or
+ * NULL (not cached, or the file vanished or changed: another device, inode,
+ * size, mtime or ctime; the caller opens it the slow way).
  */
 struct file *fcache_get(const char *path, size_t plen);
 /*
  * Describes fd (stat st) as the file named path (its extension picks the
- * media type). With cache and a path that fits, the result is the cache's
- * own entry, which takes fd over; else it is tmp. Returns the entry.
+ * media type). With cache (a file asked for by name, not a .gz variant),
+ * also looks for its .gz sibling; with a path that fits, the result is
+ * then the cache's own entry, which takes fd over; else it is tmp.
+ * Returns the entry.
  */
 struct file *fcache_fill(struct file *tmp, const char *path, size_t plen,
 	    int fd, const struct stat *st, bool cache);

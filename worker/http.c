@@ -469,8 +469,12 @@ check_head(struct http_reader *r)
 		return 400;
 	if (q->major == 0)
 		return 400;		/* HTTP/0.9 has no place here */
-	if (q->major != 1 || q->minor > 1)
+	if (q->major != 1)
 		return 505;
+	/* A later 1.x is read as the highest minor we implement (RFC 9110
+	 * 2.5), and answered as such. */
+	if (q->minor > 1)
+		q->minor = 1;
 	if (q->target == NULL || q->target_len == 0)
 		return 400;
 	if ((rc = classify(q)) != 0)
@@ -642,9 +646,21 @@ body_step(struct http_body *b, const char *buf, size_t len, size_t *pos,
 			} else if (c == ';' && b->digits > 0) {
 				b->state = B_EXT;
 				b->line = 0;
+			} else if ((c == ' ' || c == '\t') && b->digits > 0) {
+				b->state = B_SIZE_BWS;
+				b->line = 0;
 			} else if (c == '\r' && b->digits > 0)
 				b->state = B_SIZE_LF;
 			else
+				return 400;
+			break;
+		case B_SIZE_BWS:
+			/* BWS after the size only leads to an extension
+			 * (RFC 9112 7.1.1): "5 \r\n" and "5 5" stay 400. */
+			if (c == ';')
+				b->state = B_EXT;
+			else if ((c != ' ' && c != '\t') ||
+			    ++b->line > max_head)
 				return 400;
 			break;
 		case B_EXT:

@@ -55,8 +55,9 @@ enum http_result {
 
 /* Where the body framing stands (http.c body_step). */
 enum body_state {
-	B_DONE, B_LENGTH, B_SIZE, B_EXT, B_SIZE_LF, B_DATA, B_DATA_CR,
-	B_DATA_LF, B_TRAILER_START, B_TRAILER_LINE, B_TRAILER_LF, B_LAST_LF
+	B_DONE, B_LENGTH, B_SIZE, B_SIZE_BWS, B_EXT, B_SIZE_LF, B_DATA,
+	B_DATA_CR, B_DATA_LF, B_TRAILER_START, B_TRAILER_LINE, B_TRAILER_LF,
+	B_LAST_LF
 };
 
 struct http_body {

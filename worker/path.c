@@ -13,6 +13,7 @@
  */
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "hex.h"
 #include "path.h"
@@ -169,5 +170,65 @@ path_normalize(const char *in, size_t len, char *out, size_t outsz,
 		out[body] = '/';
 	out[n] = '\0';
 	*outlen = n;
+	return 0;
+}
+
+/* RFC 3986 pchar without pct-encoded: what a path segment may hold raw. */
+static bool
+is_pchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || (c != '\0' && strchr("-._~!$&'()*+,;=:@",
+	    c) != NULL);
+}
+
+/* Appends c to out at *o, percent-encoded unless keep; 0 or -1 (full). */
+static int
+put_byte(char *out, size_t outsz, size_t *o, unsigned char c, bool keep)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	if (keep) {
+		if (outsz - *o < 2)
+			return -1;
+		out[(*o)++] = (char)c;
+		return 0;
+	}
+	if (outsz - *o < 4)
+		return -1;
+	out[(*o)++] = '%';
+	out[(*o)++] = hex[c >> 4];
+	out[(*o)++] = hex[c & 15];
+	return 0;
+}
+
+int
+path_location(const char *dir, size_t len, const char *query, size_t qlen,
+    char *out, size_t outsz, size_t *outlen)
+{
+	size_t	 o = 0, i;
+
+	/* "//host" would leave the site (and "/" needs no slash added). */
+	if (len < 2 || dir[0] != '/' || dir[1] == '/' || dir[len - 1] == '/')
+		return 500;
+	if (outsz == 0)
+		return 414;
+	/* '\\' is encoded too: browsers read "/\host" as "//host". */
+	for (i = 0; i < len; i++)
+		if (put_byte(out, outsz, &o, (unsigned char)dir[i],
+		    dir[i] == '/' || is_pchar((unsigned char)dir[i])) == -1)
+			return 414;
+	if (put_byte(out, outsz, &o, '/', true) == -1)
+		return 414;
+	/* The query was never decoded: its escapes stay as they came. */
+	for (i = 0; i < qlen; i++) {
+		unsigned char c = (unsigned char)query[i];
+
+		if (put_byte(out, outsz, &o, c, is_pchar(c) || c == '/' ||
+		    c == '?' || c == '%') == -1)
+			return 414;
+	}
+	out[o] = '\0';
+	*outlen = o;
 	return 0;
 }

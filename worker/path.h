@@ -32,4 +32,21 @@
 int	path_normalize(const char *in, size_t len, char *out, size_t outsz,
 	    size_t *outlen);
 
+/*
+ * Builds the Location of the redirect that adds the slash to a directory
+ * named without it: dir (len bytes) is a result of path_normalize() without
+ * a trailing '/'; query (qlen bytes, '?' first) is the raw query, or qlen
+ * is 0. The path is percent-encoded wherever a byte is not RFC 3986 pchar
+ * or '/' ('%', '\\', '?', '#', spaces, controls, bytes above 0x7f); the
+ * query keeps its escapes, and only bytes a query may not hold are encoded.
+ * The result, NUL-terminated in out (outsz bytes), is dir + "/" + query and
+ * starts with '/' and a byte that is not '/' or '\\', so no browser reads
+ * it as another host.
+ *
+ * Returns 0 and stores the length in *outlen, 414 when the result does not
+ * fit, or 500 when dir is not such a path ("/", "//host", "/a/").
+ */
+int	path_location(const char *dir, size_t len, const char *query,
+	    size_t qlen, char *out, size_t outsz, size_t *outlen);
+
 #endif

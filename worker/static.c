@@ -104,21 +104,23 @@ accepts_gzip(const struct http_req *q)
 	return false;
 }
 
+/*
+ * The 301 that adds the slash to a directory. Location is built from the
+ * normalised path, never from the raw target: "//evil.example/../d" names
+ * /d, and must not send the client to evil.example.
+ */
 static int
-redirect_slash(struct conn *c, const char *p, size_t len, const char *query,
-    size_t qlen)
+redirect_slash(struct conn *c, const char *path, size_t plen,
+    const char *query, size_t qlen)
 {
 	static const char body[] = "301 Moved Permanently\n";
 	char loc[PATH_BUF_SIZE + 2];
 	size_t n;
+	int rc;
 
-	if (len + 1 + qlen >= sizeof(loc))
-		return 414;
-	memcpy(loc, p, len);
-	loc[len] = '/';
-	if (qlen > 0)
-		memcpy(loc + len + 1, query, qlen);
-	n = len + 1 + qlen;
+	if ((rc = path_location(path, plen, query, qlen, loc, sizeof(loc),
+	    &n)) != 0)
+		return rc;
 	resp_begin(c, 301);
 	resp_add(c, "Location", loc, n);
 	resp_add(c, "Content-Type", "text/plain; charset=utf-8", 25);
@@ -126,16 +128,21 @@ redirect_slash(struct conn *c, const char *p, size_t len, const char *query,
 	return 0;
 }
 
-/* The validators and metadata every file response carries. */
+/*
+ * The validators and metadata every file response carries. Vary goes on
+ * every response for a file that has a .gz variant, the identity one and
+ * 304 included: a cache must not hand either variant to the other kind
+ * of client.
+ */
 static void
-add_validators(struct conn *c, const struct file *f, bool gz)
+add_validators(struct conn *c, const struct file *f, bool gz, bool vary)
 {
 	resp_add(c, "ETag", f->etag, f->elen);
 	resp_add(c, "Last-Modified", f->lastmod, HTTPDATE_LEN);
-	if (gz) {
+	if (gz)
 		resp_add(c, "Content-Encoding", "gzip", 4);
+	if (vary)
 		resp_add(c, "Vary", "Accept-Encoding", 15);
-	}
 }
 
 /* Sends len bytes from off: from memory when cached, else sendfile. */
@@ -156,6 +163,7 @@ serve_file(struct conn *c, const struct file *f, bool gz)
 	struct cond_hdrs ch = { 0 };
 	off_t first, last, size = f->st.st_size;
 	time_t mtime = f->st.st_mtime;
+	bool vary = gz || f->gz_sibling;
 	int rc;
 
 #define COND(field, k) do {						\
@@ -175,9 +183,7 @@ serve_file(struct conn *c, const struct file *f, bool gz)
 		return 412;
 	if (rc == 304) {
 		resp_begin(c, 304);
-		add_validators(c, f, false);
-		if (gz)
-			resp_add(c, "Vary", "Accept-Encoding", 15);
+		add_validators(c, f, false, vary);
 		resp_send_nobody(c);
 		return 0;
 	}
@@ -188,7 +194,7 @@ serve_file(struct conn *c, const struct file *f, bool gz)
 		case RANGE_OK:
 			resp_begin(c, 206);
 			resp_add(c, "Content-Type", f->mime, strlen(f->mime));
-			add_validators(c, f, gz);
+			add_validators(c, f, gz, vary);
 			resp_addf(c, "Content-Range", "bytes %lld-%lld/%lld",
 			    (long long)first, (long long)last, (long long)size);
 			send_body(c, f, first, last - first + 1);
@@ -201,6 +207,8 @@ serve_file(struct conn *c, const struct file *f, bool gz)
 			    25);
 			resp_addf(c, "Content-Range", "bytes */%lld",
 			    (long long)size);
+			if (vary)
+				resp_add(c, "Vary", "Accept-Encoding", 15);
 			resp_send(c, sizeof(body) - 1, body, sizeof(body) - 1);
 			return 0;
 		}
@@ -210,7 +218,7 @@ serve_file(struct conn *c, const struct file *f, bool gz)
 	}
 	resp_begin(c, 200);
 	resp_add(c, "Content-Type", f->mime, strlen(f->mime));
-	add_validators(c, f, gz);
+	add_validators(c, f, gz, vary);
 	resp_add(c, "Accept-Ranges", "bytes", 5);
 	send_body(c, f, 0, size);
 	return 0;
@@ -241,11 +249,10 @@ open_gz(struct file *tmp, char *path, size_t plen)
  */
 static int
 open_file(struct conn *c, struct file *tmp, char *path, size_t plen,
-    bool index, const char *raw, size_t rawlen, const char *query,
-    size_t qlen, struct file **out)
+    bool index, const char *query, size_t qlen, struct file **out)
 {
 	struct stat st;
-	int fd, e;
+	int fd, e, rc;
 
 	if ((fd = open_beneath(path + 1)) == -1) {
 		e = errno;
@@ -269,8 +276,8 @@ open_file(struct conn *c, struct file *tmp, char *path, size_t plen,
 		close(fd);
 		if (index)
 			return 403;
-		return redirect_slash(c, raw, rawlen, query, qlen) == 0 ? -1 :
-		    414;
+		rc = redirect_slash(c, path, plen, query, qlen);
+		return rc == 0 ? -1 : rc;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
@@ -304,8 +311,7 @@ static_handle(struct conn *c)
 	if (accepts_gzip(q) && (f = open_gz(&tmp, path, plen)) != NULL)
 		gz = true;
 	else if ((f = fcache_get(path, plen)) == NULL) {
-		rc = open_file(c, &tmp, path, plen, index, raw, rawlen, query,
-		    qlen, &f);
+		rc = open_file(c, &tmp, path, plen, index, query, qlen, &f);
 		if (rc != 0)
 			return rc == -1 ? 0 : rc;
 	}

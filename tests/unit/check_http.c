@@ -102,6 +102,29 @@ static const struct {
 	{ "GET http://a/x?y HTTP/1.1\r\nHost: a\r\n\r\n", "GET http://a/x?y;" },
 	{ "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nab", "POST /;body=abmore" },
 	{ "GET / HTTP/1.1\r\nHost: a\r\n", "more" },
+	/* a later HTTP/1.x is read as 1.1 (RFC 9110 2.5), Host and all */
+	{ "GET / HTTP/1.2\r\nHost: a\r\n\r\n", "GET /;" },
+	{ "GET /a HTTP/1.9\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a"
+	  "\r\n\r\n", "GET /a;GET /b;" },
+	{ "GET / HTTP/1.2\r\n\r\n", "E400" },
+	/* chunk-ext with BWS around ";" and "=" (RFC 9112 7.1.1) */
+#define CHUNKED(line) "POST / HTTP/1.1\r\nHost: a\r\n"			\
+	"Transfer-Encoding: chunked\r\n\r\n" line "\r\nabc\r\n0\r\n\r\n"
+	{ CHUNKED("3;q=1"), "POST /;body=abc;" },
+	{ CHUNKED("3 ;q=1"), "POST /;body=abc;" },
+	{ CHUNKED("3; q=1"), "POST /;body=abc;" },
+	{ CHUNKED("3 ; q = 1"), "POST /;body=abc;" },
+	{ CHUNKED("3\t;\tq\t=\t1"), "POST /;body=abc;" },
+	{ CHUNKED("3  \t ;a;b = \"x y\""), "POST /;body=abc;" },
+	/* ... and nowhere else on the chunk line */
+	{ CHUNKED("3 "), "POST /;E400" },
+	{ CHUNKED("3\t"), "POST /;E400" },
+	{ CHUNKED("3 3"), "POST /;E400" },
+	{ CHUNKED(" 3;q=1"), "POST /;E400" },
+	{ CHUNKED("3 x;q=1"), "POST /;E400" },
+	{ CHUNKED("3 \n;q=1"), "POST /;E400" },
+	{ CHUNKED("3 \r;q=1"), "POST /;E400" },
+#undef CHUNKED
 	/* rejections */
 	{ "GET / HTTP/1.1\r\n\r\n", "E400" },			/* no Host */
 	{ "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "E400" },
@@ -126,7 +149,8 @@ static const struct {
 	{ "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
 	  "fffffffffffffffff\r\n", "POST /;E400" },
 	{ "GET / HTTP/2.0\r\nHost: a\r\n\r\n", "E505" },
-	{ "GET / HTTP/1.2\r\nHost: a\r\n\r\n", "E505" },
+	{ "GET / HTTP/3.1\r\nHost: a\r\n\r\n", "E505" },
+	{ "GET / HTTP/0.9\r\nHost: a\r\n\r\n", "E400" },
 	{ "GET /\r\n\r\n", "E400" },				/* HTTP/0.9 */
 	{ "FOO / HTTP/1.1\r\nHost: a\r\n\r\n", "E501" },
 	{ "get / HTTP/1.1\r\nHost: a\r\n\r\n", "E501" },
@@ -223,6 +247,26 @@ START_TEST(test_fields)
 }
 END_TEST
 
+/* HTTP/1.2 is processed as 1.1: keep-alive by default, minor 1. */
+START_TEST(test_later_minor)
+{
+	static char buf[CAP];
+	static const char in[] = "GET / HTTP/1.2\r\nHost: a\r\n\r\n";
+	struct http_reader r;
+	size_t room;
+	char *p;
+
+	http_reader_init(&r, buf, sizeof(buf), 1024, 100);
+	p = http_space(&r, &room);
+	memcpy(p, in, sizeof(in) - 1);
+	http_filled(&r, sizeof(in) - 1);
+	ck_assert_int_eq(http_parse_head(&r), PARSE_HEAD);
+	ck_assert_int_eq(r.req.major, 1);
+	ck_assert_int_eq(r.req.minor, 1);
+	ck_assert(r.req.keep_alive);
+}
+END_TEST
+
 START_TEST(test_body_buffered)
 {
 	static char buf[CAP];
@@ -267,6 +311,7 @@ main(void)
 	tcase_add_test(tc, test_header_limits);
 	tcase_add_test(tc, test_too_many_headers);
 	tcase_add_test(tc, test_fields);
+	tcase_add_test(tc, test_later_minor);
 	tcase_add_test(tc, test_body_buffered);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

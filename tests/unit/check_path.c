@@ -496,6 +496,111 @@ START_TEST(test_random)
 }
 END_TEST
 
+/* path_location: the Location of the slash-adding redirect. */
+static const struct {
+	const char	*dir;
+	const char	*query;
+	int		 status;
+	const char	*out;	/* when status is 0 */
+} loc_cases[] = {
+	{ "/d",			"",		0,	"/d/" },
+	{ "/d",			"?x=1",		0,	"/d/?x=1" },
+	{ "/a/b",		"?",		0,	"/a/b/?" },
+	{ "/a b",		"",		0,	"/a%20b/" },
+	{ "/\\evil.example",	"",		0,	"/%5Cevil.example/" },
+	{ "/100%",		"",		0,	"/100%25/" },
+	{ "/q?#",		"",		0,	"/q%3F%23/" },
+	{ "/\xc3\xa9\x01\x7f",	"",		0,	"/%C3%A9%01%7F/" },
+	{ "/a:b@c!$&'()*+,;=-._~z", "",		0,
+	  "/a:b@c!$&'()*+,;=-._~z/" },
+	/* the query keeps its escapes; only what a query may not hold is
+	 * encoded */
+	{ "/d",			"?a=%20b/c?d",	0,	"/d/?a=%20b/c?d" },
+	{ "/d",			"?\"<>\\^`{|}\xff", 0,
+	  "/d/?%22%3C%3E%5C%5E%60%7B%7C%7D%FF" },
+	/* never "//host", never the root or a slashed path */
+	{ "//evil.example",	"",		500,	NULL },
+	{ "//",			"",		500,	NULL },
+	{ "/",			"",		500,	NULL },
+	{ "/a/",		"",		500,	NULL },
+	{ "evil.example",	"",		500,	NULL },
+	{ "",			"",		500,	NULL },
+};
+
+START_TEST(test_location)
+{
+	const char	*dir = loc_cases[_i].dir, *q = loc_cases[_i].query;
+	char		 out[128];
+	size_t		 n = 0;
+	int		 st;
+
+	st = path_location(dir, strlen(dir), q, strlen(q), out, sizeof(out),
+	    &n);
+	ck_assert_msg(st == loc_cases[_i].status, "\"%s\" \"%s\": %d, want %d",
+	    dir, q, st, loc_cases[_i].status);
+	if (st != 0)
+		return;
+	ck_assert_str_eq(out, loc_cases[_i].out);
+	ck_assert_uint_eq(n, strlen(out));
+}
+END_TEST
+
+START_TEST(test_location_outsz)
+{
+	char	 out[16];
+	size_t	 n;
+
+	/* "/a%20/" is 6 bytes and its NUL: 7 fit, 6 do not. */
+	ck_assert_int_eq(path_location("/a ", 3, "", 0, out, 6, &n), 414);
+	ck_assert_int_eq(path_location("/a ", 3, "", 0, out, 7, &n), 0);
+	ck_assert_str_eq(out, "/a%20/");
+	ck_assert_int_eq(path_location("/a", 2, "?x", 2, out, 5, &n), 414);
+	ck_assert_int_eq(path_location("/a", 2, "?x", 2, out, 6, &n), 0);
+	ck_assert_str_eq(out, "/a/?x");
+	ck_assert_int_eq(path_location("/a", 2, "", 0, out, 0, &n), 414);
+}
+END_TEST
+
+/*
+ * For random targets: the Location built from the normalised path starts
+ * with one '/' (then neither '/' nor '\'), and normalises back to that
+ * path with the slash added.
+ */
+START_TEST(test_location_roundtrip)
+{
+	static const char alpha[] = { '/', '.', '%', '2', '5', 'c', 'e', 'f',
+	    'a', '\\', ' ', '?', '#', '\xe9' };
+	char		 in[64], norm[64], loc[256], back[256];
+	size_t		 len, n, ln, bn, i;
+	uint64_t	 seed = 0x2545f4914f6cdd1dULL;
+	int		 iter, tried = 0;
+
+	for (iter = 0; iter < 20000; iter++) {
+		len = 1 + rnd(&seed) % 40;
+		for (i = 0; i < len; i++)
+			in[i] = alpha[rnd(&seed) % sizeof(alpha)];
+		in[0] = '/';
+		if (path_normalize(in, len, norm, sizeof(norm), &n) != 0 ||
+		    norm[n - 1] == '/')
+			continue;
+		tried++;
+		ck_assert_int_eq(path_location(norm, n, NULL, 0, loc,
+		    sizeof(loc), &ln), 0);
+		ck_assert_msg(loc[0] == '/' && loc[1] != '/' && loc[1] != '\\',
+		    "\"%.*s\": Location \"%s\"", (int)len, in, loc);
+		ck_assert_msg(memchr(loc, '\\', ln) == NULL &&
+		    memchr(loc, '?', ln) == NULL && memchr(loc, '#', ln) == NULL,
+		    "\"%.*s\": Location \"%s\"", (int)len, in, loc);
+		ck_assert_int_eq(path_normalize(loc, ln, back, sizeof(back),
+		    &bn), 0);
+		ck_assert_msg(bn == n + 1 && memcmp(back, norm, n) == 0 &&
+		    back[n] == '/', "\"%.*s\": \"%s\" came back as \"%s\"",
+		    (int)len, in, norm, back);
+	}
+	ck_assert_msg(tried > 1000, "only %d paths tried", tried);
+}
+END_TEST
+
 static Suite *
 path_suite(void)
 {
@@ -516,6 +621,13 @@ path_suite(void)
 
 	tc = tcase_create("property");
 	tcase_add_test(tc, test_random);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("location");
+	tcase_add_loop_test(tc, test_location, 0,
+	    sizeof(loc_cases) / sizeof(loc_cases[0]));
+	tcase_add_test(tc, test_location_outsz);
+	tcase_add_test(tc, test_location_roundtrip);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -5,9 +5,9 @@
  * where the listeners are watched too so that a waiting client can take
  * the worker over (fair keep-alive, SPEC 5). The first 250 ms of an idle
  * wait are a plain blocking read bounded by SO_RCVTIMEO, and writes are
- * bounded by SO_SNDTIMEO (the write timeout): accepted sockets inherit
- * both from the listener. The hot path of a kept-alive request is one
- * read and one writev.
+ * bounded by SO_SNDTIMEO (the write timeout): accepted TCP sockets
+ * inherit both from the listener, the worker sets them on AF_UNIX ones.
+ * The hot path of a kept-alive request is one read and one writev.
  */
 #include <sys/sendfile.h>
 #include <sys/socket.h>

@@ -68,7 +68,10 @@ conn_init(struct conn *c, const struct cfg *cfg, const int *lfd, int nlfd)
 	return 0;
 }
 
-/* One read() of whatever is there. Returns like fill(). */
+/*
+ * One read() of whatever is there. Returns like fill(); EINTR only when
+ * a signal told the worker to stop.
+ */
 static ssize_t
 read_some(struct conn *c)
 {
@@ -82,7 +85,7 @@ read_some(struct conn *c)
 	}
 	do
 		n = read(c->fd, p, room);
-	while (n == -1 && errno == EINTR);
+	while (n == -1 && errno == EINTR && !worker_stop);
 	if (n > 0)
 		http_filled(&c->rd, (size_t)n);
 	else if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -167,26 +170,15 @@ idle_wait(struct conn *c)
 	}
 	worker_slot->state = SB_KEEPALIVE;
 	/* Hot path: the next request usually comes within an RTT. A plain
-	 * read, bounded by SO_RCVTIMEO (inherited from the listener: the
-	 * idle-yield time), costs one syscall; nobody is yielded to before
+	 * read, bounded by SO_RCVTIMEO (the idle-yield time, see
+	 * cfg_read_slice_ms()), costs one syscall; nobody is yielded to before
 	 * that time anyway. A timeout or a signal leads to the watch below. */
 	if (!worker_stop) {
-		size_t room;
-		char *p = http_space(&c->rd, &room);
-		ssize_t n;
+		ssize_t n = read_some(c);
 
-		if (room == 0) {
-			errno = ENOBUFS;
-			return -1;
-		}
-		n = read(c->fd, p, room);
-		if (n > 0) {
-			http_filled(&c->rd, (size_t)n);
+		if (n >= 0)
 			return n;
-		}
-		if (n == 0)
-			return 0;
-		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		if (errno != ETIMEDOUT && errno != EINTR)
 			return -1;
 	}
 	for (;;) {

@@ -216,17 +216,25 @@ idle_wait(struct conn *c)
 }
 
 /*
- * Reads until a request head is complete. Returns 0 (PARSE_HEAD), -1 to
- * close silently (EOF, idle timeout, I/O error, stopping while idle), or
- * an error status to answer.
+ * Reads until a request head is complete. The header deadline is given
+ * for the connection's first request (it runs from accept), else 0: it
+ * then runs from the request's first byte, and never restarts. The
+ * request is timed (t0) from the moment its head starts being parsed.
+ * Returns 0 (PARSE_HEAD), -1 to close silently (EOF, idle timeout, I/O
+ * error, stopping while idle), or an error status to answer.
  */
 static int
-read_head(struct conn *c, long long accept_deadline)
+read_head(struct conn *c, long long deadline)
 {
-	long long deadline = 0;
 	ssize_t n;
 	int rc;
 
+	if (!http_idle(&c->rd)) {
+		/* Pipelined: it began when the previous request ended. */
+		clock_gettime(CLOCK_MONOTONIC, &c->t0);
+		if (deadline == 0)
+			deadline = now_ms() + c->cfg->header_timeout_ms;
+	}
 	for (;;) {
 		rc = http_parse_head(&c->rd);
 		if (rc == PARSE_HEAD)
@@ -237,15 +245,15 @@ read_head(struct conn *c, long long accept_deadline)
 			/* While stopping, a new connection is still served (it
 			 * was accepted to be answered) and a kept-alive one gets
 			 * a short grace in idle_wait(). */
-			n = c->nreq == 0 ? fill(c, accept_deadline) : idle_wait(c);
+			n = c->nreq == 0 ? fill(c, deadline) : idle_wait(c);
 			if (n <= 0)
 				return -1;
 			worker_slot->state = SB_READING;
 			clock_gettime(CLOCK_MONOTONIC, &c->t0);
+			if (deadline == 0)
+				deadline = now_ms() + c->cfg->header_timeout_ms;
 			continue;
 		}
-		if (deadline == 0)
-			deadline = now_ms() + c->cfg->header_timeout_ms;
 		n = fill(c, deadline);
 		if (n == 0)
 			return -1;

@@ -270,6 +270,9 @@ conn_writev(struct conn *c, struct iovec *iov, int iovcnt)
 	if (c->broken)
 		return -1;
 	while (iovcnt > 0) {
+		/* Before the call: a --timeout alarm may land inside it, after
+		 * part of the response went out (crash.c must not add a 503). */
+		c->head_sent = true;
 		n = writev(c->fd, iov, iovcnt);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -277,7 +280,6 @@ conn_writev(struct conn *c, struct iovec *iov, int iovcnt)
 			c->broken = true;
 			return -1;
 		}
-		c->head_sent = true;
 		while (iovcnt > 0 && (size_t)n >= iov->iov_len) {
 			n -= (ssize_t)iov->iov_len;
 			iov++;
@@ -298,6 +300,7 @@ conn_send_more(struct conn *c, const void *p, size_t len)
 	ssize_t n;
 
 	while (len > 0 && !c->broken) {
+		c->head_sent = true;	/* before the call: see conn_writev() */
 		n = send(c->fd, s, len, MSG_MORE | MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -305,7 +308,6 @@ conn_send_more(struct conn *c, const void *p, size_t len)
 			c->broken = true;
 			return -1;
 		}
-		c->head_sent = true;
 		s += n;
 		len -= (size_t)n;
 	}
@@ -318,6 +320,7 @@ conn_sendfile(struct conn *c, int fd, off_t off, size_t len)
 	ssize_t n;
 
 	while (len > 0 && !c->broken) {
+		c->head_sent = true;	/* before the call: see conn_writev() */
 		n = sendfile(c->fd, fd, &off, len);
 		if (n < 0 && errno == EINTR)
 			continue;

@@ -338,7 +338,6 @@ conn_read_body(struct conn *c, const char **p, size_t *n)
 {
 	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 	const struct cfg *cfg = c->cfg;
-	long long start = 0;
 	ssize_t k;
 	int rc;
 
@@ -357,15 +356,16 @@ conn_read_body(struct conn *c, const char **p, size_t *n)
 				return -1;
 			c->head_sent = false;	/* interim, not the response */
 		}
-		if (start == 0)
-			start = now_ms();
+		/* Per request: this function returns with every piece. */
+		if (c->body_start == 0)
+			c->body_start = now_ms();
 		k = fill(c, now_ms() + cfg->body_timeout_ms);
 		if (k == 0)
 			return -1;
 		if (k < 0)
 			return errno == ETIMEDOUT ? 408 : -1;
 		/* After one body-timeout period, a trickle is cut. */
-		long long el = now_ms() - start;
+		long long el = now_ms() - c->body_start;
 		if (cfg->min_body_rate > 0 && el > cfg->body_timeout_ms &&
 		    c->rd.body_read * 1000 / el < cfg->min_body_rate)
 			return 408;
@@ -541,8 +541,11 @@ serve_one(struct conn *c)
 	c->sent_100 = false;
 	c->head_sent = false;
 	c->hijacked = c->aborted = false;
+	c->body_start = 0;
+	/* idle-timeout 0: no keep-alive. */
 	c->close = !q->keep_alive || q->upgrade || worker_stop ||
-	    c->nreq >= (unsigned long long)c->cfg->keepalive_requests;
+	    c->nreq >= (unsigned long long)c->cfg->keepalive_requests ||
+	    c->cfg->idle_timeout_ms == 0;
 	if ((rc = dispatch(c)) == 0 && c->hijacked)
 		return;
 	if (rc > 0 && !c->head_sent && !c->broken) {
@@ -569,10 +572,13 @@ conn_serve(struct conn *c, int fd, const struct sockaddr *peer,
 	bool linger = false;
 	int rc;
 
+	/* Per-connection state: nothing of the last connection carries
+	 * over (an abort there must not stop this one's lingering close). */
 	c->fd = fd;
 	c->nreq = 0;
-	c->broken = false;
-	c->have_req = false;
+	c->broken = c->have_req = false;
+	c->close = c->hijacked = c->aborted = false;
+	c->sent_100 = c->head_sent = false;
 	memcpy(&c->peer, peer, peerlen);
 	c->peerlen = peerlen;
 	cfg_addr_str(peer, peerlen, c->peer_str, sizeof(c->peer_str));

@@ -81,6 +81,15 @@ cfg_parse_seconds(const char *s, int *ms)
 	return 0;
 }
 
+int
+cfg_read_slice_ms(const struct cfg *c)
+{
+	/* idle-timeout 0 is "no keep-alive": nothing waits idle then. */
+	if (c->idle_timeout_ms > 0 && c->idle_timeout_ms < IDLE_YIELD_MS)
+		return c->idle_timeout_ms;
+	return IDLE_YIELD_MS;
+}
+
 static int
 parse_count(const char *val, long long lo, long long hi, long long *out)
 {
@@ -328,6 +337,17 @@ set_module_option(struct cfg *c, const char *val, char *err, size_t errlen)
 	return 0;							\
 } while (0)
 
+/* For a timeout where 0 would mean "drop everything" (or 1 ms). */
+#define SET_MS_POSITIVE(field) do {					\
+	int ms_;							\
+	if (cfg_parse_seconds(val, &ms_) == -1)				\
+		goto bad_seconds;					\
+	if (ms_ == 0)							\
+		goto zero_seconds;					\
+	c->field = ms_;							\
+	return 0;							\
+} while (0)
+
 #define SET_COUNT(field, lo, hi) do {					\
 	long long v_;							\
 	if (parse_count(val, (lo), (hi), &v_) == -1) {			\
@@ -411,13 +431,13 @@ set_key(struct cfg *c, const char *key, const char *val, char *err,
 		return 0;
 	}
 	if (strcmp(key, "timeout") == 0)
-		SET_MS(timeout_ms);
+		SET_MS_POSITIVE(timeout_ms);
 	if (strcmp(key, "header-timeout") == 0)
-		SET_MS(header_timeout_ms);
+		SET_MS_POSITIVE(header_timeout_ms);
 	if (strcmp(key, "body-timeout") == 0)
-		SET_MS(body_timeout_ms);
+		SET_MS_POSITIVE(body_timeout_ms);
 	if (strcmp(key, "write-timeout") == 0)
-		SET_MS(write_timeout_ms);
+		SET_MS_POSITIVE(write_timeout_ms);
 	if (strcmp(key, "idle-timeout") == 0)
 		SET_MS(idle_timeout_ms);
 	if (strcmp(key, "graceful-timeout") == 0)
@@ -518,6 +538,10 @@ set_key(struct cfg *c, const char *key, const char *val, char *err,
 bad_seconds:
 	snprintf(err, errlen, "invalid value '%s' for %s: must be seconds "
 	    "(0 to %d, up to 3 decimals)", val, key, MAX_TIMEOUT_MS / 1000);
+	return -1;
+zero_seconds:
+	snprintf(err, errlen, "invalid value '%s' for %s: must be greater "
+	    "than 0", val, key);
 	return -1;
 }
 
@@ -632,11 +656,5 @@ cfg_finish(struct cfg *c, char *err, size_t errlen)
 	if (c->nlisten == 0 &&
 	    cfg_set(c, "listen", DEFAULT_LISTEN, err, errlen) == -1)
 		return -1;
-	if (c->header_timeout_ms == 0 || c->idle_timeout_ms == 0 ||
-	    c->write_timeout_ms == 0 || c->body_timeout_ms == 0) {
-		snprintf(err, errlen, "header, body, write and idle timeouts "
-		    "must be greater than 0");
-		return -1;
-	}
 	return 0;
 }

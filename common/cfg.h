@@ -101,6 +101,13 @@ int	cfg_finish(struct cfg *c, char *err, size_t errlen);
 int	cfg_parse_listen(const char *spec, struct cfg_listen *l, char *err,
 	    size_t errlen);
 
+/*
+ * The receive timeout of client sockets (and listeners): the first stretch
+ * of a keep-alive wait is a blocking read bounded by it, and a worker in
+ * accept() wakes after it to look at its flags. Never 0 (no timeout).
+ */
+int	cfg_read_slice_ms(const struct cfg *c);
+
 /* Parses decimal seconds ("5", "0.25") into milliseconds. Returns 0 or -1. */
 int	cfg_parse_seconds(const char *s, int *ms);
 

@@ -70,8 +70,7 @@ listen_open(const struct cfg *c, const struct cfg_listen *l, char *err,
 	}
 	/* The first stretch of a keep-alive wait is a plain blocking read
 	 * (conn.c idle_wait); past it the worker watches the listeners. */
-	set_timeo(fd, SO_RCVTIMEO, c->idle_timeout_ms < IDLE_YIELD_MS ?
-	    c->idle_timeout_ms : IDLE_YIELD_MS);
+	set_timeo(fd, SO_RCVTIMEO, cfg_read_slice_ms(c));
 	set_timeo(fd, SO_SNDTIMEO, c->write_timeout_ms);
 	if (bind(fd, (const struct sockaddr *)&l->addr, l->addrlen) == -1) {
 		snprintf(err, errlen, "bind() to %s failed: %s", l->spec,
@@ -140,8 +139,7 @@ listen_adopt(const struct cfg *c, const struct cfg_listen *l, int *fds, int n)
 
 		fds[i] = -1;
 		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-		set_timeo(fd, SO_RCVTIMEO, c->idle_timeout_ms < IDLE_YIELD_MS ?
-		    c->idle_timeout_ms : IDLE_YIELD_MS);
+		set_timeo(fd, SO_RCVTIMEO, cfg_read_slice_ms(c));
 		set_timeo(fd, SO_SNDTIMEO, c->write_timeout_ms);
 		cfg_addr_str((struct sockaddr *)&ss, len, name, sizeof(name));
 		log_info("listening on %s (inherited)", name);

@@ -5,9 +5,9 @@
  * where the listeners are watched too so that a waiting client can take
  * the worker over (fair keep-alive, SPEC 5). The first 250 ms of an idle
  * wait are a plain blocking read bounded by SO_RCVTIMEO, and writes are
- * bounded by SO_SNDTIMEO (the write timeout): accepted sockets inherit
- * both from the listener. The hot path of a kept-alive request is one
- * read and one writev.
+ * bounded by SO_SNDTIMEO (the write timeout): accepted TCP sockets
+ * inherit both from the listener, the worker sets them on AF_UNIX ones.
+ * The hot path of a kept-alive request is one read and one writev.
  */
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -69,7 +69,10 @@ conn_init(struct conn *c, const struct cfg *cfg, const int *lfd, int nlfd)
 	return 0;
 }
 
-/* One read() of whatever is there. Returns like fill(). */
+/*
+ * One read() of whatever is there. Returns like fill(); EINTR only when
+ * a signal told the worker to stop.
+ */
 static ssize_t
 read_some(struct conn *c)
 {
@@ -83,7 +86,7 @@ read_some(struct conn *c)
 	}
 	do
 		n = read(c->fd, p, room);
-	while (n == -1 && errno == EINTR);
+	while (n == -1 && errno == EINTR && !worker_stop);
 	if (n > 0)
 		http_filled(&c->rd, (size_t)n);
 	else if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -168,26 +171,15 @@ idle_wait(struct conn *c)
 	}
 	worker_slot->state = SB_KEEPALIVE;
 	/* Hot path: the next request usually comes within an RTT. A plain
-	 * read, bounded by SO_RCVTIMEO (inherited from the listener: the
-	 * idle-yield time), costs one syscall; nobody is yielded to before
+	 * read, bounded by SO_RCVTIMEO (the idle-yield time, see
+	 * cfg_read_slice_ms()), costs one syscall; nobody is yielded to before
 	 * that time anyway. A timeout or a signal leads to the watch below. */
 	if (!worker_stop) {
-		size_t room;
-		char *p = http_space(&c->rd, &room);
-		ssize_t n;
+		ssize_t n = read_some(c);
 
-		if (room == 0) {
-			errno = ENOBUFS;
-			return -1;
-		}
-		n = read(c->fd, p, room);
-		if (n > 0) {
-			http_filled(&c->rd, (size_t)n);
+		if (n >= 0)
 			return n;
-		}
-		if (n == 0)
-			return 0;
-		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		if (errno != ETIMEDOUT && errno != EINTR)
 			return -1;
 	}
 	for (;;) {
@@ -225,17 +217,25 @@ idle_wait(struct conn *c)
 }
 
 /*
- * Reads until a request head is complete. Returns 0 (PARSE_HEAD), -1 to
- * close silently (EOF, idle timeout, I/O error, stopping while idle), or
- * an error status to answer.
+ * Reads until a request head is complete. The header deadline is given
+ * for the connection's first request (it runs from accept), else 0: it
+ * then runs from the request's first byte, and never restarts. The
+ * request is timed (t0) from the moment its head starts being parsed.
+ * Returns 0 (PARSE_HEAD), -1 to close silently (EOF, idle timeout, I/O
+ * error, stopping while idle), or an error status to answer.
  */
 static int
-read_head(struct conn *c, long long accept_deadline)
+read_head(struct conn *c, long long deadline)
 {
-	long long deadline = 0;
 	ssize_t n;
 	int rc;
 
+	if (!http_idle(&c->rd)) {
+		/* Pipelined: it began when the previous request ended. */
+		clock_gettime(CLOCK_MONOTONIC, &c->t0);
+		if (deadline == 0)
+			deadline = now_ms() + c->cfg->header_timeout_ms;
+	}
 	for (;;) {
 		rc = http_parse_head(&c->rd);
 		if (rc == PARSE_HEAD)
@@ -246,15 +246,15 @@ read_head(struct conn *c, long long accept_deadline)
 			/* While stopping, a new connection is still served (it
 			 * was accepted to be answered) and a kept-alive one gets
 			 * a short grace in idle_wait(). */
-			n = c->nreq == 0 ? fill(c, accept_deadline) : idle_wait(c);
+			n = c->nreq == 0 ? fill(c, deadline) : idle_wait(c);
 			if (n <= 0)
 				return -1;
 			worker_slot->state = SB_READING;
 			clock_gettime(CLOCK_MONOTONIC, &c->t0);
+			if (deadline == 0)
+				deadline = now_ms() + c->cfg->header_timeout_ms;
 			continue;
 		}
-		if (deadline == 0)
-			deadline = now_ms() + c->cfg->header_timeout_ms;
 		n = fill(c, deadline);
 		if (n == 0)
 			return -1;
@@ -271,6 +271,9 @@ conn_writev(struct conn *c, struct iovec *iov, int iovcnt)
 	if (c->broken)
 		return -1;
 	while (iovcnt > 0) {
+		/* Before the call: a --timeout alarm may land inside it, after
+		 * part of the response went out (crash.c must not add a 503). */
+		c->head_sent = true;
 		n = writev(c->fd, iov, iovcnt);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -278,7 +281,6 @@ conn_writev(struct conn *c, struct iovec *iov, int iovcnt)
 			c->broken = true;
 			return -1;
 		}
-		c->head_sent = true;
 		iov_advance(&iov, &iovcnt, (size_t)n);
 	}
 	return 0;
@@ -291,6 +293,7 @@ conn_send_more(struct conn *c, const void *p, size_t len)
 	ssize_t n;
 
 	while (len > 0 && !c->broken) {
+		c->head_sent = true;	/* before the call: see conn_writev() */
 		n = send(c->fd, s, len, MSG_MORE | MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -298,7 +301,6 @@ conn_send_more(struct conn *c, const void *p, size_t len)
 			c->broken = true;
 			return -1;
 		}
-		c->head_sent = true;
 		s += n;
 		len -= (size_t)n;
 	}
@@ -311,6 +313,7 @@ conn_sendfile(struct conn *c, int fd, off_t off, size_t len)
 	ssize_t n;
 
 	while (len > 0 && !c->broken) {
+		c->head_sent = true;	/* before the call: see conn_writev() */
 		n = sendfile(c->fd, fd, &off, len);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -328,7 +331,6 @@ conn_read_body(struct conn *c, const char **p, size_t *n)
 {
 	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 	const struct cfg *cfg = c->cfg;
-	long long start = 0;
 	ssize_t k;
 	int rc;
 
@@ -347,15 +349,16 @@ conn_read_body(struct conn *c, const char **p, size_t *n)
 				return -1;
 			c->head_sent = false;	/* interim, not the response */
 		}
-		if (start == 0)
-			start = now_ms();
+		/* Per request: this function returns with every piece. */
+		if (c->body_start == 0)
+			c->body_start = now_ms();
 		k = fill(c, now_ms() + cfg->body_timeout_ms);
 		if (k == 0)
 			return -1;
 		if (k < 0)
 			return errno == ETIMEDOUT ? 408 : -1;
 		/* After one body-timeout period, a trickle is cut. */
-		long long el = now_ms() - start;
+		long long el = now_ms() - c->body_start;
 		if (cfg->min_body_rate > 0 && el > cfg->body_timeout_ms &&
 		    c->rd.body_read * 1000 / el < cfg->min_body_rate)
 			return 408;
@@ -531,8 +534,11 @@ serve_one(struct conn *c)
 	c->sent_100 = false;
 	c->head_sent = false;
 	c->hijacked = c->aborted = false;
+	c->body_start = 0;
+	/* idle-timeout 0: no keep-alive. */
 	c->close = !q->keep_alive || q->upgrade || worker_stop ||
-	    c->nreq >= (unsigned long long)c->cfg->keepalive_requests;
+	    c->nreq >= (unsigned long long)c->cfg->keepalive_requests ||
+	    c->cfg->idle_timeout_ms == 0;
 	if ((rc = dispatch(c)) == 0 && c->hijacked)
 		return;
 	if (rc > 0 && !c->head_sent && !c->broken) {
@@ -559,10 +565,13 @@ conn_serve(struct conn *c, int fd, const struct sockaddr *peer,
 	bool linger = false;
 	int rc;
 
+	/* Per-connection state: nothing of the last connection carries
+	 * over (an abort there must not stop this one's lingering close). */
 	c->fd = fd;
 	c->nreq = 0;
-	c->broken = false;
-	c->have_req = false;
+	c->broken = c->have_req = false;
+	c->close = c->hijacked = c->aborted = false;
+	c->sent_100 = c->head_sent = false;
 	memcpy(&c->peer, peer, peerlen);
 	c->peerlen = peerlen;
 	cfg_addr_str(peer, peerlen, c->peer_str, sizeof(c->peer_str));

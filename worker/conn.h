@@ -33,6 +33,7 @@ struct conn {
 	int			 status;	/* for the access log */
 	long long		 sent;		/* body bytes sent */
 	struct timespec		 t0;		/* request start */
+	long long		 body_start;	/* ms: first wait for the body */
 	long long		 slice_start;	/* us: fairness slice began */
 	const int		*lfd;		/* the listeners, for fairness */
 	int			 nlfd;

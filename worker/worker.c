@@ -5,6 +5,7 @@
  */
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <errno.h>
 #include <grp.h>
 #include <fcntl.h>
@@ -150,6 +151,22 @@ pause_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+/*
+ * An accepted AF_UNIX socket does not inherit the listener's timeouts
+ * (TCP ones do): without them the idle read and the writes would wait
+ * for the client forever.
+ */
+static void
+unix_timeouts(int fd)
+{
+	int rcv = cfg_read_slice_ms(wcfg), snd = wcfg->write_timeout_ms;
+	struct timeval rtv = { rcv / 1000, (rcv % 1000) * 1000 };
+	struct timeval stv = { snd / 1000, (snd % 1000) * 1000 };
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rtv, sizeof(rtv));
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &stv, sizeof(stv));
+}
+
 /* Accepts from the one readable listener, or -1. */
 static int
 accept_one(const int *lfd, int nlfd, bool wait,
@@ -169,7 +186,8 @@ accept_one(const int *lfd, int nlfd, bool wait,
 		 * poll, and let the caller look at its flags. */
 		pfd[0].fd = lfd[0];
 		pfd[0].events = POLLIN;
-		if (poll(pfd, 1, wcfg->idle_timeout_ms) == 0)
+		if (poll(pfd, 1, wcfg->idle_timeout_ms > 0 ?
+		    wcfg->idle_timeout_ms : IDLE_YIELD_MS) == 0)
 			errno = EAGAIN;
 		else if (errno != EINTR)
 			errno = EAGAIN;		/* readable: try again */
@@ -251,6 +269,8 @@ accept_loop(const int *lfd, int nlfd, pid_t master)
 			}
 			continue;
 		}
+		if (ss.ss_family == AF_UNIX)
+			unix_timeouts(fd);
 		conn_serve(&conn, fd, (struct sockaddr *)&ss, sslen);
 	}
 }

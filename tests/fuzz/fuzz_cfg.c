@@ -253,10 +253,10 @@ check_set(const char *key, const char *val, const struct cfg *c,
 		    sizeof(d->status_listen));
 	}
 	FIELD("workers", workers, 1, MAX_WORKERS)
-	FIELD("timeout", timeout_ms, 0, MAX_TIMEOUT_MS)
-	FIELD("header-timeout", header_timeout_ms, 0, MAX_TIMEOUT_MS)
-	FIELD("body-timeout", body_timeout_ms, 0, MAX_TIMEOUT_MS)
-	FIELD("write-timeout", write_timeout_ms, 0, MAX_TIMEOUT_MS)
+	FIELD("timeout", timeout_ms, 1, MAX_TIMEOUT_MS)
+	FIELD("header-timeout", header_timeout_ms, 1, MAX_TIMEOUT_MS)
+	FIELD("body-timeout", body_timeout_ms, 1, MAX_TIMEOUT_MS)
+	FIELD("write-timeout", write_timeout_ms, 1, MAX_TIMEOUT_MS)
 	FIELD("idle-timeout", idle_timeout_ms, 0, MAX_TIMEOUT_MS)
 	FIELD("graceful-timeout", graceful_timeout_ms, 0, MAX_TIMEOUT_MS)
 	FIELD("drain-delay", drain_delay_ms, 0, MAX_TIMEOUT_MS)

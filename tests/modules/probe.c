@@ -8,6 +8,9 @@
  *             of the letter 'a' + i % 26. With fixed=1 the length is
  *             announced first (Content-Length), else the body is chunked
  *             (close-delimited for HTTP/1.0).
+ *   /p/big?size=S    S bytes of 'b' (up to 64 MiB) in one pfd_send(): head
+ *             and body go out in one write, which a client that does not
+ *             read leaves blocked
  *   /p/abort  head and 10 of 100000 announced bytes, then pfd_abort()
  *   /p/abort-early   pfd_abort() before anything was sent
  *   /p/status418     returns 418 for the server to answer
@@ -167,6 +170,23 @@ stream(struct pfd_req *req, char *buf)
 }
 
 static int
+big(struct pfd_req *req)
+{
+	long size = query_num(pfd_query(req), "size", 1 << 20, 64L << 20);
+	char *buf;
+
+	if (size < 0)
+		return 400;
+	if ((buf = malloc((size_t)size)) == NULL)
+		return 500;
+	memset(buf, 'b', (size_t)size);
+	/* A failed send is the client gone: nothing left to answer. */
+	(void)pfd_send(req, buf, (size_t)size);
+	free(buf);
+	return 0;
+}
+
+static int
 contract(struct pfd_req *req)
 {
 	struct report r;
@@ -229,6 +249,8 @@ probe_handle(struct pfd_req *req, void *state)
 
 	if (strcmp(rest, "/stream") == 0)
 		return stream(req, state);
+	if (strcmp(rest, "/big") == 0)
+		return big(req);
 	if (strcmp(rest, "/abort") == 0) {
 		if (pfd_set_content_length(req, 100000) == 0)
 			(void)pfd_write(req, "0123456789", 10);

@@ -4,7 +4,9 @@
  */
 #include <arpa/inet.h>
 #include <check.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/un.h>
 
 #include "cfg.h"
@@ -153,9 +155,66 @@ START_TEST(test_set_errors)
 	for (int i = 0; i < MAX_LISTENERS; i++)
 		ck_assert_int_eq(cfg_set(&c, "listen", ":1", err, sizeof(err)), 0);
 	ck_assert_int_eq(cfg_set(&c, "listen", ":1", err, sizeof(err)), -1);
+}
+END_TEST
+
+/* 0 would drop every connection (or mean 1 ms): refused, one line. */
+START_TEST(test_zero_timeouts)
+{
+	static const char *refused[] = { "timeout", "header-timeout",
+	    "body-timeout", "write-timeout" };
+
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		int before;
+
+		cfg_defaults(&c);
+		before = i == 0 ? c.timeout_ms : i == 1 ? c.header_timeout_ms :
+		    i == 2 ? c.body_timeout_ms : c.write_timeout_ms;
+		err[0] = '\0';
+		ck_assert_msg(cfg_set(&c, refused[i], "0", err, sizeof(err)) ==
+		    -1, "accepted %s 0", refused[i]);
+		ck_assert_msg(strstr(err, refused[i]) != NULL &&
+		    strstr(err, "greater than 0") != NULL &&
+		    strchr(err, '\n') == NULL, "error for %s: %s", refused[i],
+		    err);
+		ck_assert_int_eq(cfg_set(&c, refused[i], "0.000", err,
+		    sizeof(err)), -1);
+		ck_assert_int_eq(i == 0 ? c.timeout_ms : i == 1 ?
+		    c.header_timeout_ms : i == 2 ? c.body_timeout_ms :
+		    c.write_timeout_ms, before);
+		ck_assert_int_eq(cfg_set(&c, refused[i], "0.001", err,
+		    sizeof(err)), 0);
+	}
+	/* idle-timeout 0 is "no keep-alive"; graceful 0 kills at once. */
 	cfg_defaults(&c);
-	cfg_set(&c, "idle-timeout", "0", err, sizeof(err));
-	ck_assert_int_eq(cfg_finish(&c, err, sizeof(err)), -1);
+	ck_assert_int_eq(cfg_set(&c, "idle-timeout", "0", err, sizeof(err)), 0);
+	ck_assert_int_eq(c.idle_timeout_ms, 0);
+	ck_assert_int_eq(cfg_set(&c, "graceful-timeout", "0", err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(cfg_finish(&c, err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg_read_slice_ms(&c), IDLE_YIELD_MS);
+	cfg_set(&c, "idle-timeout", "0.1", err, sizeof(err));
+	ck_assert_int_eq(cfg_read_slice_ms(&c), 100);
+	cfg_set(&c, "idle-timeout", "60", err, sizeof(err));
+	ck_assert_int_eq(cfg_read_slice_ms(&c), IDLE_YIELD_MS);
+}
+END_TEST
+
+/* In a file, the refusal names the file and line. */
+START_TEST(test_zero_timeout_in_file)
+{
+	char path[] = "/tmp/check_cfg_XXXXXX";
+	int fd = mkstemp(path);
+	static const char text[] = "workers 2\nheader-timeout 0\n";
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, sizeof(text) - 1),
+	    (int)sizeof(text) - 1);
+	close(fd);
+	ck_assert_int_eq(cfg_load_file(&c, path, err, sizeof(err)), -1);
+	unlink(path);
+	ck_assert_msg(strstr(err, ":2: ") != NULL &&
+	    strstr(err, "header-timeout") != NULL, "error: %s", err);
 }
 END_TEST
 
@@ -173,6 +232,8 @@ main(void)
 	tcase_add_test(tc, test_listen);
 	tcase_add_test(tc, test_set);
 	tcase_add_test(tc, test_set_errors);
+	tcase_add_test(tc, test_zero_timeouts);
+	tcase_add_test(tc, test_zero_timeout_in_file);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -786,17 +786,16 @@ murder(void)
 			p->retired_at = 0;
 			continue;
 		}
-		if (p->pid <= 0 || s->state != SB_HANDLING)
-			continue;
-		start = s->req_start_ms;
-		if (start == 0 || now - start <= cfg->timeout_ms +
-		    MURDER_GRACE_MS)
+		/* --timeout is the handler's time only: reading a body or
+		 * sending a response is bounded by the I/O timeouts. */
+		if (p->pid <= 0 || (start = s->handler_start_ms) == 0 ||
+		    now - start <= cfg->timeout_ms + MURDER_GRACE_MS)
 			continue;
 		describe_request(s, req, sizeof(req));
 		log_warnx("worker %d (pid %d) stuck for %lld ms%s: killing it",
 		    p->id, (int)p->pid, now - start, req);
 		kill(p->pid, SIGKILL);
-		s->req_start_ms = 0;	/* once */
+		s->handler_start_ms = 0;	/* once */
 	}
 }
 

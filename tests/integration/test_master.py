@@ -173,6 +173,45 @@ class MasterTest(ServerTestCase):
         self.assertTrue(srv.wait_log(r'workers die right after start: '
                                      r'respawning with backoff'))
 
+    # -- item 9: workers follow a SIGKILLed master, also after -u ---------
+
+    def test_master_sigkill_with_user_takes_every_child(self):
+        srv = self.start_server(['-w', '3', '-u', 'nobody',
+                                 '-l', '127.0.0.1:0',
+                                 '--status-listen', '127.0.0.1:0'],
+                                docroot=self.big_docroot())
+        kids = self.ready(srv, 3, others=1)
+        self.assertEqual(len(kids), 4, 'not 3 workers and the status process')
+        for pid in kids:
+            self.assertEqual(proc_uid(pid), NOBODY)
+            # Dumpable again after the drop: /proc/PID is the process's.
+            self.assertEqual(os.stat('/proc/%d' % pid).st_uid, NOBODY)
+        self.hello_ok(srv)
+        os.kill(srv.pid, signal.SIGKILL)
+        srv.wait_exit(5)
+
+        def gone():
+            for pid in kids:
+                st = proc_stat(pid)
+                if st is not None and st[0] != 'Z':
+                    return False
+            return True
+        ok = wait_for(gone, 1.5)
+        left = srv.kill_leftovers()
+        self.assertTrue(ok, 'children still alive 1.5 s after the master '
+                        'died: %r' % left)
+
+    # -- item 10: -u root -----------------------------------------------
+
+    def test_user_root_serves_as_root(self):
+        srv = self.start_server(['-w', '2', '-u', 'root'])
+        workers = self.ready(srv, 2)
+        for pid in workers:
+            self.assertEqual(proc_uid(pid), 0)
+        self.hello_ok(srv)
+        self.assertEqual(srv.worker_pids(), workers)
+        self.assertNotRegex(srv.error_text(), r'regain root|exited with code')
+
 
 if __name__ == '__main__':
     harness.main()

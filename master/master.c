@@ -454,6 +454,41 @@ drop_new_listeners(void)
 }
 
 /*
+ * What a reload cannot change (the workers' user is fixed at start, the
+ * pid file is held open and locked, the status listener is the status
+ * process's) stays as it was; one line names what changed in vain.
+ */
+static void
+keep_restart_keys(struct cfg *n, const struct cfg *o)
+{
+	char keys[64] = "";
+	int nkeys = 0;
+
+	if (strcmp(n->user, o->user) != 0 || strcmp(n->group, o->group) != 0) {
+		strlcat(keys, ", user", sizeof(keys));
+		nkeys++;
+	}
+	if (strcmp(n->pid_file, o->pid_file) != 0) {
+		strlcat(keys, ", pid-file", sizeof(keys));
+		nkeys++;
+	}
+	if (n->has_status != o->has_status || (n->has_status &&
+	    !same_listener(&n->status_listen, &o->status_listen))) {
+		strlcat(keys, ", status-listen", sizeof(keys));
+		nkeys++;
+	}
+	if (nkeys == 0)
+		return;
+	strlcpy(n->user, o->user, sizeof(n->user));
+	strlcpy(n->group, o->group, sizeof(n->group));
+	strlcpy(n->pid_file, o->pid_file, sizeof(n->pid_file));
+	n->has_status = o->has_status;
+	n->status_listen = o->status_listen;
+	log_warnx("reload: %s need%s a restart to change; kept as before",
+	    keys + 2, nkeys == 1 ? "s" : "");
+}
+
+/*
  * HUP: re-read flags and config file and check them as -t does; on error
  * the serving generation stays and one line says why. Otherwise bind the
  * new listeners (keeping the ones both have) and start the new workers;
@@ -472,6 +507,7 @@ begin_reload(void)
 		    gen, err);
 		return;
 	}
+	keep_restart_keys(&nxt->cfg, &cur->cfg);
 	nxt->nlfd = 0;
 	for (int i = 0; i < nxt->cfg.nlisten; i++) {
 		int fd = -1;
@@ -490,6 +526,13 @@ begin_reload(void)
 		if (nxt->nlfd > 1)
 			(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	}
+	/* Kept listeners take the new backlog and timeouts (an aborted
+	 * reload puts the old ones back). */
+	for (int i = 0; i < nxt->nlfd; i++)
+		if (cur_has_fd(nxt->lfd[i]) &&
+		    listen_apply(&nxt->cfg, nxt->lfd[i]) == -1)
+			log_warn("reload: listen() on %s failed (the old backlog "
+			    "stays)", nxt->cfg.listen[i].spec);
 	notify_reloading();
 	reloading = true;
 	reload_failed = false;
@@ -541,6 +584,9 @@ check_reload(void)
 				procs[i].retired_at = 0;
 				kill(procs[i].pid, SIGKILL);
 			}
+		for (int i = 0; i < nxt->nlfd; i++)
+			if (cur_has_fd(nxt->lfd[i]))
+				(void)listen_apply(&cur->cfg, nxt->lfd[i]);
 		drop_new_listeners();
 		log_errorx("reload aborted: the workers of generation %d %s; "
 		    "generation %d keeps serving", gen + 1, reload_failed ?

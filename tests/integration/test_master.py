@@ -212,6 +212,42 @@ class MasterTest(ServerTestCase):
         self.assertEqual(srv.worker_pids(), workers)
         self.assertNotRegex(srv.error_text(), r'regain root|exited with code')
 
+    # -- item 14: what a reload applies to kept listeners -------------------
+
+    def test_reload_applies_timeouts_and_backlog_names_the_rest(self):
+        tmp = tempfile.mkdtemp(prefix='pfk-conf-')
+        self.addCleanup(shutil.rmtree, tmp, True)
+        conf = os.path.join(tmp, 'p.conf')
+        pid1, pid2 = os.path.join(tmp, 'one.pid'), os.path.join(tmp, 'two.pid')
+        with open(conf, 'w') as f:
+            f.write('write-timeout 30\nbacklog 100\npid-file %s\n' % pid1)
+        srv = self.start_server(['-w', '1', '-c', conf],
+                                docroot=self.big_docroot())
+        self.ready(srv, 1)
+        self.assertEqual(backlog_of(srv.port), 100)
+        with open(conf, 'w') as f:
+            f.write('write-timeout 1\nbacklog 37\npid-file %s\nuser nobody\n'
+                    'status-listen 127.0.0.1:0\n' % pid2)
+        mark = len(srv.error_lines())
+        srv.send_signal(signal.SIGHUP)
+        self.assertTrue(srv.wait_log(r'generation 2 serving', start=mark),
+                        srv.error_lines()[mark:])
+        self.assertTrue(srv.wait_log(r'exited with code 0', start=mark))
+        line = srv.wait_log(r'reload: (.*) needs? a restart to change; kept '
+                            r'as before$', start=mark)
+        self.assertTrue(line, srv.error_lines()[mark:])
+        self.assertEqual(line.group(1), 'user, pid-file, status-listen')
+        self.assertEqual(backlog_of(srv.port), 37)
+        self.assertTrue(os.path.exists(pid1))
+        self.assertFalse(os.path.exists(pid2))
+        for pid in srv.worker_pids():
+            self.assertEqual(proc_uid(pid), 0)
+        # A client that does not read a download holds the one worker
+        # only for the new write timeout (1 s, was 30 s).
+        stall = self.connect(srv, rcvbuf=4096)
+        stall.send(request_bytes('GET', '/big.bin'))
+        self.hello_ok(srv, timeout=6)
+
 
 if __name__ == '__main__':
     harness.main()

@@ -212,6 +212,73 @@ class MasterTest(ServerTestCase):
         self.assertEqual(srv.worker_pids(), workers)
         self.assertNotRegex(srv.error_text(), r'regain root|exited with code')
 
+    # -- item 11: the module check -------------------------------------------
+
+    def test_module_check_runs_as_the_worker_user(self):
+        d = tempfile.mkdtemp(prefix='pfk-uid-')
+        self.addCleanup(shutil.rmtree, d, True)
+        os.chmod(d, 0o777)
+        uid_file = os.path.join(d, 'uid')
+        rc, out, err = harness.run_cli(
+            ['-t', '-u', 'nobody', '-l', '127.0.0.1:0',
+             '-m', '/h=' + module_path('hanginit'),
+             '--module-option', '/h uid-file ' + uid_file, self.root])
+        self.assertEqual((rc, out.strip()), (0, 'ok'), err)
+        with open(uid_file) as f:
+            self.assertEqual(int(f.read()), NOBODY)
+
+    def test_hanging_module_init_is_bounded(self):
+        conf = os.path.join(tempfile.mkdtemp(prefix='pfk-conf-'), 'p.conf')
+        self.addCleanup(shutil.rmtree, os.path.dirname(conf), True)
+        mod = 'module /h %s\n' % module_path('hanginit')
+        with open(conf, 'w') as f:
+            f.write(mod)
+        srv = self.start_server(['-w', '1', '-c', conf])
+        (worker,) = self.ready(srv, 1)
+        with open(conf, 'w') as f:
+            f.write(mod + 'module-option /h hang yes\n')
+        mark = len(srv.error_lines())
+        # -t and the reload wait out the same limit side by side.
+        t0 = time.monotonic()
+        check = subprocess.Popen([harness.PREFORKD, '-t', '-c', conf,
+                                  '-l', '127.0.0.1:0', self.root],
+                                 stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        srv.send_signal(signal.SIGHUP)
+        try:
+            out, err = check.communicate(timeout=14)
+        except subprocess.TimeoutExpired:
+            # Its probe child holds the pipes too: stop both by PID.
+            for pid in [check.pid] + list(harness.children_of(check.pid)):
+                os.kill(pid, signal.SIGKILL)
+            check.communicate()
+            self.fail('preforkd -t still runs after 14 s')
+        elapsed = time.monotonic() - t0
+        self.assertNotEqual(check.returncode, 0)
+        lines = err.decode().strip().splitlines()
+        self.assertEqual(len(lines), 1, lines)
+        self.assertRegex(lines[0], r'^preforkd: module check: module \S*'
+                         r'hanginit\.so \(/h\) did not finish loading within '
+                         r'\d+ s: killed$')
+        self.assertLess(elapsed, 13)
+        self.assertTrue(srv.wait_log(r'reload failed, generation 1 keeps '
+                                     r'serving: module check: module \S*'
+                                     r'hanginit\.so \(/h\) did not finish',
+                                     timeout=14 - (time.monotonic() - t0),
+                                     start=mark), srv.error_lines()[mark:])
+        c = self.connect(srv)
+        c.send(request_bytes('GET', '/h'))
+        r = c.read_response()
+        self.assertEqual((r.status, r.body), (200, b'hanginit ok\n'))
+        self.assertEqual(srv.worker_pids(), [worker])
+        # Still supervising: a dead worker is replaced, TTIN is obeyed.
+        os.kill(worker, signal.SIGKILL)
+        self.assertTrue(srv.wait_log(r'worker 1 started', start=mark, timeout=5))
+        srv.send_signal(signal.SIGTTIN)
+        self.assertTrue(srv.wait_log(r'SIGTTIN: 2 workers wanted', start=mark,
+                                     timeout=5))
+        self.assertEqual(len(srv.wait_workers(2)), 2)
+
     # -- item 14: what a reload applies to kept listeners -------------------
 
     def test_reload_applies_timeouts_and_backlog_names_the_rest(self):

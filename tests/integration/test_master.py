@@ -12,6 +12,7 @@ hanginit.c (--modules-dir). Every wait is a condition with a deadline;
 every process started here is stopped by PID.
 """
 
+import json
 import os
 import re
 import resource
@@ -104,31 +105,42 @@ class MasterTest(ServerTestCase):
     # -- item 1: --timeout is the handler's time only ---------------------
 
     def test_slow_download_longer_than_timeout_arrives_whole(self):
-        srv = self.start_server(['-w', '1', '--timeout', '1'],
+        srv = self.start_server(['-w', '1', '--timeout', '1',
+                                 '--status-listen', '127.0.0.1:0'],
                                 docroot=self.big_docroot())
-        (worker,) = self.ready(srv, 1)
+        kids = self.ready(srv, 1, others=1)
+        self.assertTrue(srv.wait_log(r'status process started'))
+        sport = int(re.findall(r'listening on 127\.0\.0\.1:(\d+)',
+                               srv.error_text())[-1])
         c = self.connect(srv, timeout=20, rcvbuf=65536)
         c.send(request_bytes('GET', '/big.bin'))
-        _, status, _, headers, _ = c.read_head(timeout=5)
+        status = c.read_head(timeout=5)[1]
         self.assertEqual(status, 200)
         # 16 MiB/s: four seconds, past --timeout (1 s) + the master's 2 s
         # grace; the pacing is the client's, not a wait for the server.
         rate, got, t0 = 16 * 1024 * 1024, len(c.buf), time.monotonic()
         c.buf = b''
+        states = set()
         while got < BIG:
             data = c.sock.recv(65536)
             if not data:
                 break
             got += len(data)
+            if not states and got > BIG // 4:
+                with Client(sport) as s:
+                    s.send(request_bytes('GET', '/status?format=json'))
+                    j = json.loads(s.read_response().body)
+                states = {w['state'] for w in j['workers']}
             ahead = got / rate - (time.monotonic() - t0)
             if ahead > 0:
                 time.sleep(ahead)
         elapsed = time.monotonic() - t0
         self.assertGreater(elapsed, 3.5, 'too fast to prove anything')
         self.assertEqual(got, BIG, 'the download was cut after %d bytes' % got)
-        text = srv.error_text()
-        self.assertNotRegex(text, r'stuck for|killed by')
-        self.assertEqual(srv.worker_pids(), [worker])
+        self.assertEqual(states, {'writing'}, 'the status page during the '
+                         'download')
+        self.assertNotRegex(srv.error_text(), r'stuck for|killed by')
+        self.assertEqual(srv.worker_pids(), kids)
 
     # -- item 5: request crash vs boot failure; decoded exit codes --------
 

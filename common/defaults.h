@@ -36,6 +36,8 @@
 #define FAIR_SLICE_US		1000		/* keep-alive slice under contention */
 #define IDLE_YIELD_MS		250		/* idle this long: yield silently */
 #define FAST_STOP_MS		2000		/* INT: SIGKILL stragglers after this */
+#define MODULE_PROBE_MS		10000		/* -t/reload: module inits, then killed */
+#define MASTER_CHECK_MS		500		/* a worker in poll looks for its master */
 #define IO_BUF_SIZE		16384		/* read buffer beyond the head limit */
 #define RESP_HEAD_SIZE		2048		/* response head buffer */
 /* the status process (--status-listen) */

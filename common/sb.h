@@ -29,6 +29,7 @@ struct sb_slot {
 	volatile unsigned char		recycle;	/* asks to be replaced */
 	volatile long long		started_ms;	/* process start */
 	volatile long long		req_start_ms;	/* 0: no request */
+	volatile long long		handler_start_ms; /* 0: not in a module handler */
 	volatile unsigned long long	requests;
 	char				method[12];
 	char				path[64];

@@ -6,6 +6,7 @@
 #ifndef PREFORKD_CONFIG_H
 #define PREFORKD_CONFIG_H
 
+#include <sys/types.h>
 #include <stddef.h>
 
 #include "cfg.h"
@@ -15,9 +16,14 @@
  * Builds c from argv. *action and *fo receive what flags_parse() decided
  * (run, check, help, version, signal). Returns 0, or a sysexits code with a
  * one-line reason in err: EX_USAGE (flags), EX_CONFIG (config file,
- * modules), EX_NOINPUT (document root).
+ * modules), EX_NOINPUT (document root), EX_NOUSER (-u, with modules to
+ * check as that user). The module check is bounded by MODULE_PROBE_MS.
  */
 int	config_build(int argc, char **argv, struct cfg *c, int *action,
 	    struct flags_out *fo, char *err, size_t errlen);
+
+/* -u USER[:GROUP] to ids. Returns 0, or -1 with a one-line reason. */
+int	config_resolve_user(const struct cfg *c, uid_t *uid, gid_t *gid,
+	    char *err, size_t errlen);
 
 #endif

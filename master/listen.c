@@ -148,6 +148,16 @@ listen_adopt(const struct cfg *c, const struct cfg_listen *l, int *fds, int n)
 	return -1;
 }
 
+int
+listen_apply(const struct cfg *c, int fd)
+{
+	set_timeo(fd, SO_RCVTIMEO, c->idle_timeout_ms < IDLE_YIELD_MS ?
+	    c->idle_timeout_ms : IDLE_YIELD_MS);
+	set_timeo(fd, SO_SNDTIMEO, c->write_timeout_ms);
+	/* listen() again on a listening socket sets the new backlog. */
+	return listen(fd, c->backlog);
+}
+
 void
 listen_unlink(const struct cfg_listen *l)
 {

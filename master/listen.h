@@ -24,6 +24,12 @@ int	listen_open(const struct cfg *c, const struct cfg_listen *l, char *err,
 int	listen_adopt(const struct cfg *c, const struct cfg_listen *l, int *fds,
 	    int n);
 
+/*
+ * Applies c's backlog and socket timeouts to a listener that a reload
+ * keeps (new connections inherit them). Returns 0 or -1 (listen failed).
+ */
+int	listen_apply(const struct cfg *c, int fd);
+
 /* Removes the socket file of a unix listener (at exit). */
 void	listen_unlink(const struct cfg_listen *l);
 

@@ -8,9 +8,7 @@
 #include <limits.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <libutil.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -77,29 +75,6 @@ send_signal(const struct cfg *c, const char *name)
 		fprintf(stderr, "preforkd: kill(%d) failed: %s\n", (int)pid,
 		    strerror(errno));
 		return EX_UNAVAILABLE;
-	}
-	return 0;
-}
-
-/* -u USER[:GROUP] to ids, for the workers. */
-static int
-resolve_user(struct cfg *c, uid_t *uid, gid_t *gid, char *err, size_t errlen)
-{
-	struct passwd *pw;
-	struct group *gr;
-
-	if ((pw = getpwnam(c->user)) == NULL) {
-		snprintf(err, errlen, "unknown user '%s'", c->user);
-		return -1;
-	}
-	*uid = pw->pw_uid;
-	*gid = pw->pw_gid;
-	if (c->group[0] != '\0') {
-		if ((gr = getgrnam(c->group)) == NULL) {
-			snprintf(err, errlen, "unknown group '%s'", c->group);
-			return -1;
-		}
-		*gid = gr->gr_gid;
 	}
 	return 0;
 }
@@ -285,7 +260,7 @@ main(int argc, char **argv)
 		return send_signal(&c, fo.signal);
 	}
 	if (c.user[0] != '\0') {
-		if (resolve_user(&c, &ma.uid, &ma.gid, err, sizeof(err)) == -1) {
+		if (config_resolve_user(&c, &ma.uid, &ma.gid, err, sizeof(err)) == -1) {
 			fprintf(stderr, "preforkd: %s\n", err);
 			return EX_NOUSER;
 		}

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "exitcodes.h"
 #include "listen.h"
 #include "log.h"
 #include "notify.h"
@@ -29,7 +30,6 @@
 #include "status.h"
 #include "worker.h"
 
-#define BOOT_GRACE_MS	1000	/* a death sooner than this is a boot failure */
 #define BACKOFF_MIN_MS	10
 #define BACKOFF_MAX_MS	1000
 
@@ -44,7 +44,6 @@ struct proc {
 	int		id;
 	int		gen;
 	int		sbi;		/* its scoreboard slot */
-	long long	started;	/* ms, monotonic */
 	bool		retiring;	/* told to stop; its id is free again */
 	bool		replaced;	/* a successor is starting for its id */
 	long long	retired_at;
@@ -246,7 +245,6 @@ spawn_in(const struct genset *gs, int g, int id)
 	p->id = id;
 	p->gen = g;
 	p->sbi = sbi;
-	p->started = now_ms();
 	p->retiring = p->replaced = false;
 	p->retired_at = 0;
 	log_info("worker %d started (pid %d, gen %d)", id, (int)pid, g);
@@ -286,24 +284,41 @@ describe_request(const struct sb_slot *s, char *out, size_t outsz)
 	    client);
 }
 
+/* " (boot failure)" for an exit code of exitcodes.h, else "". */
+static const char *
+exit_reason(int code)
+{
+	switch (code) {
+	case WORKER_EXIT_BOOT:
+		return " (boot failure)";
+	case WORKER_EXIT_TIMEOUT:
+		return " (handler timeout)";
+	default:
+		return "";
+	}
+}
+
 /* Logs the decoded exit status; adjusts the boot-failure backoff. */
 static void
 reaped(struct proc *p, int status)
 {
 	struct sb_slot *s = &sb->slot[p->sbi];
-	/* A boot failure: died before accepting, or soon and unused. */
-	bool quick = s->state == SB_STARTING ||
-	    (now_ms() - p->started < BOOT_GRACE_MS && s->requests == 0);
+	int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	/* A boot failure died before it first accepted, or said so. Any
+	 * other death, however young, is replaced at once: a request crash
+	 * must not make the next client wait for the backoff. */
+	bool quick = (s->state == SB_STARTING && code != 0) ||
+	    code == WORKER_EXIT_BOOT;
 	char req[160];
 
 	describe_request(s, req, sizeof(req));
 	if (WIFEXITED(status)) {
-		if (WEXITSTATUS(status) == 0 || state != RUNNING)
-			log_info("worker %d (pid %d) exited with code %d", p->id,
-			    (int)p->pid, WEXITSTATUS(status));
+		if (code == 0 || state != RUNNING)
+			log_info("worker %d (pid %d) exited with code %d%s",
+			    p->id, (int)p->pid, code, exit_reason(code));
 		else
-			log_warnx("worker %d (pid %d) exited with code %d%s",
-			    p->id, (int)p->pid, WEXITSTATUS(status), req);
+			log_warnx("worker %d (pid %d) exited with code %d%s%s",
+			    p->id, (int)p->pid, code, exit_reason(code), req);
 	} else if (WIFSIGNALED(status)) {
 		const char *name = sigabbrev_np(WTERMSIG(status));
 
@@ -329,7 +344,7 @@ reaped(struct proc *p, int status)
 	p->pid = 0;
 	if (state != RUNNING || p->retiring)
 		return;
-	if (quick && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+	if (quick) {
 		long long prev = backoff_ms;
 
 		backoff_ms = backoff_ms == 0 ? BACKOFF_MIN_MS :
@@ -439,6 +454,41 @@ drop_new_listeners(void)
 }
 
 /*
+ * What a reload cannot change (the workers' user is fixed at start, the
+ * pid file is held open and locked, the status listener is the status
+ * process's) stays as it was; one line names what changed in vain.
+ */
+static void
+keep_restart_keys(struct cfg *n, const struct cfg *o)
+{
+	char keys[64] = "";
+	int nkeys = 0;
+
+	if (strcmp(n->user, o->user) != 0 || strcmp(n->group, o->group) != 0) {
+		strlcat(keys, ", user", sizeof(keys));
+		nkeys++;
+	}
+	if (strcmp(n->pid_file, o->pid_file) != 0) {
+		strlcat(keys, ", pid-file", sizeof(keys));
+		nkeys++;
+	}
+	if (n->has_status != o->has_status || (n->has_status &&
+	    !same_listener(&n->status_listen, &o->status_listen))) {
+		strlcat(keys, ", status-listen", sizeof(keys));
+		nkeys++;
+	}
+	if (nkeys == 0)
+		return;
+	strlcpy(n->user, o->user, sizeof(n->user));
+	strlcpy(n->group, o->group, sizeof(n->group));
+	strlcpy(n->pid_file, o->pid_file, sizeof(n->pid_file));
+	n->has_status = o->has_status;
+	n->status_listen = o->status_listen;
+	log_warnx("reload: %s need%s a restart to change; kept as before",
+	    keys + 2, nkeys == 1 ? "s" : "");
+}
+
+/*
  * HUP: re-read flags and config file and check them as -t does; on error
  * the serving generation stays and one line says why. Otherwise bind the
  * new listeners (keeping the ones both have) and start the new workers;
@@ -457,6 +507,7 @@ begin_reload(void)
 		    gen, err);
 		return;
 	}
+	keep_restart_keys(&nxt->cfg, &cur->cfg);
 	nxt->nlfd = 0;
 	for (int i = 0; i < nxt->cfg.nlisten; i++) {
 		int fd = -1;
@@ -475,6 +526,13 @@ begin_reload(void)
 		if (nxt->nlfd > 1)
 			(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	}
+	/* Kept listeners take the new backlog and timeouts (an aborted
+	 * reload puts the old ones back). */
+	for (int i = 0; i < nxt->nlfd; i++)
+		if (cur_has_fd(nxt->lfd[i]) &&
+		    listen_apply(&nxt->cfg, nxt->lfd[i]) == -1)
+			log_warn("reload: listen() on %s failed (the old backlog "
+			    "stays)", nxt->cfg.listen[i].spec);
 	notify_reloading();
 	reloading = true;
 	reload_failed = false;
@@ -526,6 +584,9 @@ check_reload(void)
 				procs[i].retired_at = 0;
 				kill(procs[i].pid, SIGKILL);
 			}
+		for (int i = 0; i < nxt->nlfd; i++)
+			if (cur_has_fd(nxt->lfd[i]))
+				(void)listen_apply(&cur->cfg, nxt->lfd[i]);
 		drop_new_listeners();
 		log_errorx("reload aborted: the workers of generation %d %s; "
 		    "generation %d keeps serving", gen + 1, reload_failed ?
@@ -790,17 +851,16 @@ murder(void)
 			p->retired_at = 0;
 			continue;
 		}
-		if (p->pid <= 0 || s->state != SB_HANDLING)
-			continue;
-		start = s->req_start_ms;
-		if (start == 0 || now - start <= cfg->timeout_ms +
-		    MURDER_GRACE_MS)
+		/* --timeout is the handler's time only: reading a body or
+		 * sending a response is bounded by the I/O timeouts. */
+		if (p->pid <= 0 || (start = s->handler_start_ms) == 0 ||
+		    now - start <= cfg->timeout_ms + MURDER_GRACE_MS)
 			continue;
 		describe_request(s, req, sizeof(req));
 		log_warnx("worker %d (pid %d) stuck for %lld ms%s: killing it",
 		    p->id, (int)p->pid, now - start, req);
 		kill(p->pid, SIGKILL);
-		s->req_start_ms = 0;	/* once */
+		s->handler_start_ms = 0;	/* once */
 	}
 }
 
@@ -910,7 +970,7 @@ spawn_status(void)
 		if (ready_fd != -1)
 			close(ready_fd);
 		if (worker_drop_privileges() == -1)
-			_exit(3);
+			_exit(WORKER_EXIT_BOOT);
 		status_main(cfg, sfd, sb);
 	}
 	status_pid = pid;

@@ -308,6 +308,7 @@ pfd_read(struct pfd_req *r, void *buf, size_t len)
 
 		if (!q->chunked && q->content_length <= 0)
 			return 0;
+		worker_slot->state = SB_READING;
 		rc = conn_read_body(r->c, &r->piece, &r->piece_len);
 		if (rc == PARSE_DONE) {
 			r->piece_len = 0;

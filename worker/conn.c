@@ -378,6 +378,7 @@ conn_before_head(struct conn *c)
 {
 	const struct http_req *q = &c->rd.req;
 
+	worker_slot->state = SB_WRITING;
 	if (worker_stop)
 		c->close = true;	/* stopping: this is the last response */
 	else if (!c->close && should_yield(c))
@@ -411,6 +412,7 @@ discard_body(struct conn *c)
 	long long drained = 0;
 	int rc;
 
+	worker_slot->state = SB_READING;
 	while ((rc = conn_read_body(c, &p, &n)) == PARSE_BODY) {
 		drained += (long long)n;
 		if (drained > DRAIN_BODY_MAX)

@@ -295,6 +295,9 @@ crash_handler_begin(void)
 {
 	handler_start = sb_now_ms();
 	in_handler = 1;
+	/* What the master's --timeout watch looks at: I/O outside a
+	 * handler (a long download, say) has its own timeouts. */
+	worker_slot->handler_start_ms = handler_start;
 	if (!timer_armed) {
 		timer_armed = 1;
 		arm(limit_ms);
@@ -305,4 +308,5 @@ void
 crash_handler_end(void)
 {
 	in_handler = 0;
+	worker_slot->handler_start_ms = 0;
 }

@@ -7,8 +7,7 @@
 #define PREFORKD_CRASH_H
 
 #include "conn.h"
-
-#define WORKER_EXIT_TIMEOUT	4	/* the handler ran past --timeout */
+#include "exitcodes.h"
 
 /* Installs the crash and timeout handlers for the connection c. */
 void	crash_init(struct conn *c, int worker_id, int timeout_ms);

@@ -13,6 +13,7 @@
 
 static struct module	mods[MAX_MODULES];
 static int		nmods;
+static int		trace_fd = -1;	/* module_set_trace() */
 
 const char *
 pfd_init_option(const struct pfd_init *init, const char *key)
@@ -72,6 +73,12 @@ load_one(struct module *m, char *err, size_t errlen)
 	return 0;
 }
 
+void
+module_set_trace(int fd)
+{
+	trace_fd = fd;
+}
+
 int
 module_load_all(const struct cfg *c, int worker_id, char *err, size_t errlen)
 {
@@ -91,6 +98,9 @@ module_load_all(const struct cfg *c, int worker_id, char *err, size_t errlen)
 	for (int i = 0; i < nmods; i++) {
 		struct module *m = &mods[i];
 
+		if (trace_fd != -1)
+			(void)dprintf(trace_fd, "module %s (%s)\n", m->path,
+			    m->prefix);
 		if (load_one(m, err, errlen) == -1)
 			return -1;
 		if (m->desc->init != NULL &&

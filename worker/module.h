@@ -34,6 +34,9 @@ struct module {
  */
 int	module_load_all(const struct cfg *c, int worker_id, char *err,
 	    size_t errlen);
+/* The module check: module_load_all() writes "module PATH (PREFIX)\n" to
+ * fd before it loads each one, so that a hang can be named. */
+void	module_set_trace(int fd);
 /* Runs fini of every initialised module (worker exit). */
 void	module_fini_all(void);
 /* The module for a raw request path of len bytes, or NULL (static). */

@@ -19,13 +19,12 @@
 #include "api.h"
 #include "conn.h"
 #include "crash.h"
+#include "exitcodes.h"
 #include "module.h"
 #include "log.h"
 #include "static.h"
 #include "title.h"
 #include "worker.h"
-
-#define WORKER_EXIT_BOOT	3	/* could not start: not a request crash */
 
 volatile sig_atomic_t worker_stop;
 static volatile sig_atomic_t worker_drain;
@@ -70,7 +69,11 @@ on_usr1(int sig)
 	worker_reopen = 1;
 }
 
-/* -u: give up root before any module code runs. */
+/*
+ * -u: give up root before any module code runs. -u root keeps root on
+ * purpose (the -D refusal names it as the way to insist): only the
+ * groups are set then, and regaining root is no failure.
+ */
 int
 worker_drop_privileges(void)
 {
@@ -82,10 +85,13 @@ worker_drop_privileges(void)
 		    (int)drop_gid);
 		return -1;
 	}
-	if (setuid(0) == 0) {
+	if (drop_uid != 0 && setuid(0) == 0) {
 		log_warnx("could regain root after dropping it");
 		return -1;
 	}
+	/* The uid change made us non-dumpable: no core, no ptrace by the
+	 * user we now are. A worker is meant to be debuggable. */
+	(void)prctl(PR_SET_DUMPABLE, 1);
 	return 0;
 }
 
@@ -186,8 +192,7 @@ accept_one(const int *lfd, int nlfd, bool wait,
 		 * poll, and let the caller look at its flags. */
 		pfd[0].fd = lfd[0];
 		pfd[0].events = POLLIN;
-		if (poll(pfd, 1, wcfg->idle_timeout_ms > 0 ?
-		    wcfg->idle_timeout_ms : IDLE_YIELD_MS) == 0)
+		if (poll(pfd, 1, MASTER_CHECK_MS) == 0)
 			errno = EAGAIN;
 		else if (errno != EINTR)
 			errno = EAGAIN;		/* readable: try again */
@@ -198,7 +203,9 @@ accept_one(const int *lfd, int nlfd, bool wait,
 		pfd[i].events = POLLIN;
 		pfd[i].revents = 0;
 	}
-	rc = poll(pfd, (nfds_t)nlfd, wait ? -1 : 0);
+	/* Bounded, so that a dead master is noticed (accept_loop) even if
+	 * the parent-death signal were lost. */
+	rc = poll(pfd, (nfds_t)nlfd, wait ? MASTER_CHECK_MS : 0);
 	if (rc <= 0) {
 		if (rc == 0)
 			errno = EAGAIN;
@@ -290,8 +297,6 @@ worker_main(const struct cfg *cfg, int id, int gen, const int *lfd, int nlfd,
 	worker_signals();
 	/* A worker (or its module) is not what systemd watches. */
 	unsetenv("NOTIFY_SOCKET");
-	if (prctl(PR_SET_PDEATHSIG, SIGQUIT) == -1 || getppid() != master)
-		_exit(0);
 	title_set("preforkd: worker %d (gen %d)", id, gen);
 	if (static_init(cfg->docroot) == -1) {
 		log_warn("open(\"%s\") failed", cfg->docroot);
@@ -309,6 +314,9 @@ worker_main(const struct cfg *cfg, int id, int gen, const int *lfd, int nlfd,
 	}
 	if (worker_drop_privileges() == -1)
 		_exit(WORKER_EXIT_BOOT);
+	/* After the drop: a uid change clears the parent-death signal. */
+	if (prctl(PR_SET_PDEATHSIG, SIGQUIT) == -1 || getppid() != master)
+		_exit(0);
 	crash_init(&conn, id, cfg->timeout_ms);
 	if (api_init(cfg) == -1) {
 		log_warn("cannot allocate module request state");

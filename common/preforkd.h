@@ -143,6 +143,8 @@ void		 pfd_abort(struct pfd_req *req);
  * which the handler now owns and must close; buffered and blen receive the
  * bytes the client already sent past the request (may be 0). No HTTP
  * response is sent by the server. Returns -1 once a response has started.
+ * From then on --timeout no longer applies: the module bounds its own
+ * waits.
  */
 int		 pfd_hijack(struct pfd_req *req, const char **buffered,
 		    size_t *blen);

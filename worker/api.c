@@ -117,10 +117,8 @@ api_handle(struct conn *c, const struct module *m)
 	rc = m->desc->handle(r, m->state);
 	crash_handler_end();
 
-	if (r->hijacked) {
-		c->hijacked = true;
-		return 0;
-	}
+	if (r->hijacked)
+		return 0;	/* c->hijacked was set by pfd_hijack */
 	if (r->aborted) {
 		c->close = true;
 		c->aborted = true;
@@ -480,6 +478,11 @@ pfd_hijack(struct pfd_req *r, const char **buffered, size_t *blen)
 	if (r->head_sent || r->aborted || r->hijacked)
 		return -1;
 	r->hijacked = true;
+	/* The module's from here: no 503 or 500 into its stream, no
+	 * --timeout, and the master does not see a handler to kill. */
+	c->hijacked = true;
+	crash_handler_detach();
+	worker_slot->state = SB_CLOSING;
 	if (!c->rd.req.chunked && c->rd.req.content_length <= 0) {
 		const char *p;
 		size_t n;

@@ -300,3 +300,18 @@ crash_handler_end(void)
 {
 	in_handler = 0;
 }
+
+/*
+ * A hijacking handler owns its connection and its time: leaves the
+ * bracket and disarms the timer, which would otherwise still fire once
+ * (a no-op, but an EINTR in the module's poll).
+ */
+void
+crash_handler_detach(void)
+{
+	static const struct itimerval off;
+
+	crash_handler_end();
+	(void)setitimer(ITIMER_REAL, &off, NULL);
+	timer_armed = 0;
+}

@@ -7,6 +7,7 @@ respcheck); see each .c file for what it does.
 
 import os
 import re
+import select
 import time
 
 import sys
@@ -67,6 +68,37 @@ class TimeoutDate(ModuleApiTestCase):
             self.assertNotRegex('\n'.join(srv.error_lines()[mark:]),
                                 r'stuck for \d+ ms', 'the master had to kill it')
             c.close()
+
+
+
+# --------------------------------------------------------------------------
+# A hijacked connection is the module's, time included (item 8).
+
+class HijackTime(ModuleApiTestCase):
+
+    def test_hijack_open_past_timeout_gets_no_503_and_worker_survives(self):
+        srv, (worker,) = self.start_ready([
+            '-w', '1', '--timeout', '1', '-m', '/hj=' + module_path('hijack')])
+        mark = len(srv.error_lines())
+        c = self.connect(srv, timeout=10)
+        c.send(request_bytes('GET', '/hj') + b'one\n')
+        self.assertEqual(c._read_until(b'\n', time.monotonic() + 5), b'echo: one\n')
+        # Past --timeout and the master's 2 s grace: nothing may arrive
+        # (a 503 would be written into the stream) and nobody may close.
+        held = 3.5
+        ready, _, _ = select.select([c.sock], [], [], held)
+        got = c.sock.recv(4096) if ready else None
+        self.assertIsNone(got, 'bytes or a close during the hijack')
+        c.send(b'two\n')
+        self.assertEqual(c._read_until(b'\n', time.monotonic() + 5), b'echo: two\n')
+        c.send(b'quit\n')
+        data, closed = c.read_all_until_close(5)
+        self.assertEqual((data, closed), (b'bye\n', True))
+        self.assertEqual(self.get('/hello.txt', srv=srv).status, 200)
+        self.assertEqual(srv.worker_pids(), [worker])
+        new = srv.error_lines()[mark:]
+        self.assertEqual([l for l in new if re.search(
+            r'timed out|stuck for|exited with|killed by', l)], [], new)
 
 
 if __name__ == '__main__':

@@ -101,5 +101,85 @@ class HijackTime(ModuleApiTestCase):
             r'timed out|stuck for|exited with|killed by', l)], [], new)
 
 
+
+# --------------------------------------------------------------------------
+# What pfd_add_header and pfd_set_status refuse (item 17).
+
+REFUSED = [
+    'Content-Length', 'content-length', 'Transfer-Encoding',
+    'TRANSFER-ENCODING', 'Connection', 'connection',
+    'name with space', 'name with colon', 'name with slash',
+    'name with parenthesis', 'name with quote', 'name with tab',
+    'name with CR', 'name with 8-bit byte', 'empty name',
+    'value with CRLF', 'value with LF', 'value with CR', 'value with SOH',
+    'value with DEL',
+    'status 100', 'status 101', 'status 199', 'status 600', 'status 999',
+    'status 1000',
+]
+ACCEPTED = [
+    'token name', 'value with tab', 'value with 8-bit bytes', 'empty value',
+    'Content-Type', 'status 599', 'status 200',
+]
+
+
+class ResponseChecks(ModuleApiTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        # module_path() is known only once main() has read its options.
+        cls.server_args = ['-w', '1', '-m', '/r=' + module_path('respcheck')]
+        super().setUpClass()
+
+    def test_bad_fields_and_statuses_refused_good_ones_accepted(self):
+        r = self.get('/r/fields')
+        self.assertEqual(r.status, 200, r)
+        got = {}
+        for line in r.body.decode('latin-1').splitlines():
+            rc, _, label = line.partition(' ')
+            if rc == '-1':
+                err, _, label = label.partition(' ')
+                rc = '-1 ' + err
+            got[label] = rc
+        self.assertEqual(sorted(got), sorted(REFUSED + ACCEPTED), r.body)
+        for label in REFUSED:
+            self.assertEqual(got[label], '-1 EINVAL', label)
+        for label in ACCEPTED:
+            self.assertEqual(got[label], '0', label)
+        # The server's framing is the only one, and nothing got in.
+        self.assertEqual(r.header_all('Content-Length'), [str(len(r.body))])
+        self.assertEqual(r.header_all('Transfer-Encoding'), [])
+        self.assertEqual(r.header_all('Connection'), [])
+        self.assertEqual(r.header_all('X-Bad'), [])
+        self.assertEqual(r.header_all('Injected'), [])
+        self.assertEqual(r.header('X-Token!#$%&\'*+-.^_`|~09'), 'ok')
+        self.assertEqual(r.header('X-Tab'), 'a\tb')
+        self.assertEqual(r.header('X-Obs'), 'caf\xc3\xa9')
+        self.assertEqual(r.header_all('X-Empty'), [''])
+
+    def check_nobody(self, status, how):
+        c = self.connect()
+        c.send(request_bytes('GET', '/r/nobody?status=%d&how=%s' % (status, how)))
+        r = c.read_response()
+        self.assertEqual(r.status, status, r)
+        self.assertEqual(r.header('X-Result'), '-1 EINVAL', r)
+        self.assertIsNone(r.header('Transfer-Encoding'), r)
+        self.assertIsNone(r.header('Content-Length'), r)
+        # No stray body: the next response on the connection parses.
+        c.send(request_bytes('GET', '/r/fields'))
+        r2 = c.read_response()
+        self.assertEqual(r2.status, 200, r2)
+        self.assertTrue(r2.body.startswith(b'-1 EINVAL Content-Length\n'), r2)
+
+    def test_body_on_204_refused(self):
+        for how in ('send', 'write', 'file', 'length'):
+            with self.subTest(how=how):
+                self.check_nobody(204, how)
+
+    def test_body_on_304_refused(self):
+        for how in ('send', 'write', 'file', 'length'):
+            with self.subTest(how=how):
+                self.check_nobody(304, how)
+
+
 if __name__ == '__main__':
     harness.main()

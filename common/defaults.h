@@ -37,7 +37,7 @@
 #define IDLE_YIELD_MS		250		/* idle this long: yield silently */
 #define FAST_STOP_MS		2000		/* INT: SIGKILL stragglers after this */
 #define IO_BUF_SIZE		16384		/* read buffer beyond the head limit */
-#define RESP_HEAD_SIZE		2048		/* response head buffer */
+#define RESP_HEAD_SIZE		2048		/* head past handler fields */
 /* the status process (--status-listen) */
 #define STATUS_HEAD_MAX		8192	/* request head; more is 431 */
 #define STATUS_READ_MS		2000	/* to receive the whole head */

@@ -126,7 +126,8 @@ int		 pfd_set_status(struct pfd_req *req, int status);
  * errno EINVAL when name is not a token (RFC 9110 5.6.2), names a field
  * the server frames the message with (Content-Length, Transfer-Encoding,
  * Connection: any case), or value holds a control character other than
- * HTAB (CR and LF above all); ENOSPC when there is no room left for it.
+ * HTAB (CR and LF above all); ENOSPC when the fields added so far and
+ * this one would pass --max-header-size bytes (earlier fields stay).
  * The server sets Date, Server and the three framing fields itself.
  */
 int		 pfd_add_header(struct pfd_req *req, const char *name,

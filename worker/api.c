@@ -48,7 +48,7 @@ static struct pfd_req r0;
 int
 api_init(const struct cfg *cfg)
 {
-	r0.xcap = RESP_HEAD_SIZE * 4;
+	r0.xcap = resp_fields_max(cfg);	/* so that the head always fits */
 	r0.scap = 4 * ((size_t)cfg->max_header_size + 2);
 	r0.xhdr = malloc(r0.xcap);
 	r0.scratch = malloc(r0.scap);

@@ -181,5 +181,59 @@ class ResponseChecks(ModuleApiTestCase):
                 self.check_nobody(304, how)
 
 
+
+# --------------------------------------------------------------------------
+# Module fields never overflow the response head (item 15).
+
+class HeadSize(ModuleApiTestCase):
+
+    def many(self, srv, c, n, length):
+        """GET /r/many: returns (response, {index: result})."""
+        c.send(request_bytes('GET', '/r/many?n=%d&len=%d' % (n, length)))
+        r = c.read_response()
+        results = {}
+        if r.status == 200:
+            for line in r.body.decode().splitlines():
+                rc, _, i = line.rpartition(' ')
+                results[int(i)] = rc
+        return r, results
+
+    def assert_intact_or_500(self, srv, mark, r, results, n, length):
+        """Every accepted field arrived whole, the refused ones not at all;
+        or the response is a 500 and the error log says why."""
+        if r.status == 500:
+            self.assertTrue(srv.wait_log(r'response head .* answered 500', start=mark),
+                            srv.error_lines()[mark:])
+            return []
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(sorted(results), list(range(n)), r.body)
+        accepted = [i for i in range(n) if results[i] == '0']
+        for i in range(n):
+            want = [chr(ord('a') + i % 26) * length] if i in accepted else []
+            self.assertEqual(r.header_all('X-Many-%d' % i), want, i)
+            if i not in accepted:
+                self.assertEqual(results[i], '-1 ENOSPC', i)
+        return accepted
+
+    def test_many_module_fields_with_smallest_max_header_size(self):
+        srv, _ = self.start_ready(['-w', '1', '--max-header-size', '256',
+                                   '-m', '/r=' + module_path('respcheck')])
+        mark = len(srv.error_lines())
+        c = self.connect(srv)
+        r, results = self.many(srv, c, 40, 100)
+        accepted = self.assert_intact_or_500(srv, mark, r, results, 40, 100)
+        self.assertLess(len(accepted), 40, 'the 256-byte budget did not bind')
+        if r.status == 200:
+            # The first ones fit, then nothing more: fields are not reordered.
+            self.assertEqual(accepted, list(range(len(accepted))))
+            self.assertGreaterEqual(len(accepted), 1)
+            # A field bigger than the whole budget alone, on the same
+            # connection: refused, and the response is whole.
+            r, results = self.many(srv, c, 1, 300)
+            self.assertEqual(self.assert_intact_or_500(srv, mark, r, results, 1, 300), [])
+            self.assertEqual(results, {0: '-1 ENOSPC'})
+            self.assertEqual(self.get('/hello.txt', srv=srv).status, 200)
+
+
 if __name__ == '__main__':
     harness.main()

@@ -14,7 +14,7 @@
  *                 the response without a body
  *   /r/many?n=N&len=L
  *                 adds N fields "X-Many-<i>: " + L letters, then sends a
- *                 body with one line per field: "<i> <result>"
+ *                 body with one line per field: "<result> <i>"
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -5,7 +5,6 @@ Test-only modules come from --modules-dir (tests/modules/: fault, hijack,
 respcheck); see each .c file for what it does.
 """
 
-import os
 import re
 import select
 import time
@@ -13,24 +12,9 @@ import time
 import sys
 sys.dont_write_bytecode = True    # keep the source tree clean
 import harness  # noqa: E402
-from harness import (ServerTestCase, ClosedError, request_bytes,  # noqa: E402
-                     IMF_FIXDATE_RE)
-
-
-def module_path(name):
-    """Path of a test-only module (tests/modules/NAME.c)."""
-    return os.path.join(harness.module_dirs()[0], name + '.so')
-
-
-class ModuleApiTestCase(ServerTestCase):
-
-    def start_ready(self, args, nworkers=1, **kw):
-        srv = self.start_server(args, **kw)
-        self.assertTrue(srv.wait_log(r'ready: %d workers' % nworkers),
-                        'no "ready: %d workers" line' % nworkers)
-        pids = srv.wait_workers(nworkers)
-        self.assertEqual(len(pids), nworkers, 'children: %r' % pids)
-        return srv, pids
+from harness import ClosedError, request_bytes, IMF_FIXDATE_RE  # noqa: E402
+# The module tests' helpers (start_ready, module_path), not a sixth copy.
+from test_modules import ModuleTestCase as ModuleApiTestCase, module_path  # noqa: E402
 
 
 # --------------------------------------------------------------------------

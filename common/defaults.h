@@ -39,7 +39,7 @@
 #define MODULE_PROBE_MS		10000		/* -t/reload: module inits, then killed */
 #define MASTER_CHECK_MS		500		/* a worker in poll looks for its master */
 #define IO_BUF_SIZE		16384		/* read buffer beyond the head limit */
-#define RESP_HEAD_SIZE		2048		/* response head buffer */
+#define RESP_HEAD_SIZE		2048		/* head past handler fields */
 /* the status process (--status-listen) */
 #define STATUS_HEAD_MAX		8192	/* request head; more is 431 */
 #define STATUS_READ_MS		2000	/* to receive the whole head */

@@ -1,7 +1,8 @@
 /*
  * httpdate - the HTTP-date of RFC 9110 section 5.6.7: formatting as
  * IMF-fixdate, and parsing of the three forms a recipient must accept.
- * Owns the day and month name tables; no locale, no strftime, no state.
+ * Owns the day and month name tables and the civil calendar; no locale,
+ * no strftime, no state. Formatting is async-signal-safe.
  */
 #include <errno.h>
 #include <string.h>
@@ -43,41 +44,68 @@ put_digits(char *p, int v, int width)
 	return p + width;
 }
 
+/*
+ * Howard Hinnant's days-to-civil: shifts the year to start in March, so
+ * that the leap day is the last day of a year, and counts in 400-year
+ * eras of 146097 days. Integer arithmetic only.
+ */
+void
+httpdate_civil(long long days, int *year, int *month, int *mday)
+{
+	long long	 z = days + 719468;	/* days since 0000-03-01 */
+	long long	 era, doe, yoe, doy, mp, y;
+
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;			/* [0, 146096] */
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	y = yoe + era * 400;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);	/* from March 1 */
+	mp = (5 * doy + 2) / 153;		/* 0 is March */
+	*mday = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*month = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*year = (int)(y + (*month <= 2));
+}
+
+/*
+ * No gmtime_r: it may take the libc time zone lock, and the crash and
+ * timeout handlers call this function from a signal handler.
+ */
 size_t
 httpdate_format(time_t t, char *out)
 {
-	struct tm	 tm;
-	long long	 v = t;
-	time_t		 c;
+	long long	 v = t, days, secs;
+	int		 year, month, mday, wday;
 	char		*p = out;
 
 	if (v < HTTPDATE_TMIN)
 		v = HTTPDATE_TMIN;
 	else if (v > HTTPDATE_TMAX)
 		v = HTTPDATE_TMAX;
-	c = (time_t)v;
-	/* Cannot fail once clamped; fall back to the epoch all the same. */
-	if (gmtime_r(&c, &tm) == NULL) {
-		c = 0;
-		(void)gmtime_r(&c, &tm);
+	days = v / 86400;
+	secs = v % 86400;
+	if (secs < 0) {				/* round towards -infinity */
+		secs += 86400;
+		days--;
 	}
+	httpdate_civil(days, &year, &month, &mday);
+	wday = (int)((days % 7 + 11) % 7);	/* 1970-01-01 was a Thursday */
 
-	memcpy(p, day_short[tm.tm_wday], 3);
+	memcpy(p, day_short[wday], 3);
 	p += 3;
 	*p++ = ',';
 	*p++ = ' ';
-	p = put_digits(p, tm.tm_mday, 2);
+	p = put_digits(p, mday, 2);
 	*p++ = ' ';
-	memcpy(p, month_short[tm.tm_mon], 3);
+	memcpy(p, month_short[month - 1], 3);
 	p += 3;
 	*p++ = ' ';
-	p = put_digits(p, tm.tm_year + 1900, 4);
+	p = put_digits(p, year, 4);
 	*p++ = ' ';
-	p = put_digits(p, tm.tm_hour, 2);
+	p = put_digits(p, (int)(secs / 3600), 2);
 	*p++ = ':';
-	p = put_digits(p, tm.tm_min, 2);
+	p = put_digits(p, (int)(secs / 60 % 60), 2);
 	*p++ = ':';
-	p = put_digits(p, tm.tm_sec, 2);
+	p = put_digits(p, (int)(secs % 60), 2);
 	memcpy(p, " GMT", 4);
 	p += 4;
 	*p = '\0';

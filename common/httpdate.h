@@ -15,8 +15,15 @@
  * Formats t (seconds since the epoch, UTC) as IMF-fixdate into out, which
  * must hold HTTPDATE_LEN + 1 bytes; writes the terminating NUL and returns
  * HTTPDATE_LEN. Times outside the years 0000..9999 are clamped to them.
+ * Async-signal-safe: no libc time functions, no shared state.
  */
 size_t	httpdate_format(time_t t, char *out);
+
+/*
+ * The proleptic Gregorian date of day number days (0 is 1970-01-01):
+ * year, month 1..12, day of the month 1..31. Async-signal-safe.
+ */
+void	httpdate_civil(long long days, int *year, int *month, int *mday);
 
 /*
  * Parses an HTTP date of len bytes (not NUL-terminated): IMF-fixdate, the

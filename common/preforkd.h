@@ -115,17 +115,33 @@ ssize_t		 pfd_read(struct pfd_req *req, void *buf, size_t len);
 
 /* --- the response ---------------------------------------------------- */
 
-/* Sets the status (default 200) while no byte was sent. */
+/*
+ * Sets the status (default 200) while no byte was sent. Returns 0, or -1
+ * with errno EINVAL for a status outside 200..599, or for 204 or 304 once
+ * a non-zero length was announced (neither has a body).
+ */
 int		 pfd_set_status(struct pfd_req *req, int status);
-/* Adds a header field while no byte was sent; no CR/LF allowed in
- * either part. The server sets Date, Server, Content-Length,
- * Transfer-Encoding and Connection itself. */
+/*
+ * Adds a header field while no byte was sent. Returns 0, or -1 with
+ * errno EINVAL when name is not a token (RFC 9110 5.6.2), names a field
+ * the server frames the message with (Content-Length, Transfer-Encoding,
+ * Connection: any case), or value holds a control character other than
+ * HTAB (CR and LF above all); ENOSPC when the fields added so far and
+ * this one would pass --max-header-size bytes (earlier fields stay).
+ * The server sets Date, Server and the three framing fields itself.
+ */
 int		 pfd_add_header(struct pfd_req *req, const char *name,
 		    const char *value);
 /* Announces the body length for streaming; without it, pfd_write streams
- * with chunked encoding (close-delimited for HTTP/1.0 clients). */
+ * with chunked encoding (close-delimited for HTTP/1.0 clients). A
+ * non-zero length on a 204 or 304 is refused (-1, EINVAL). */
 int		 pfd_set_content_length(struct pfd_req *req, long long len);
-/* Sends a whole body (sets Content-Length) and finishes the response. */
+/*
+ * Sends a whole body (sets Content-Length) and finishes the response.
+ * Here and in pfd_send_file and pfd_write, body bytes on a 204 or 304 are
+ * refused (-1, EINVAL) and nothing is sent: the head stays open. With no
+ * body bytes, such a response goes out without Content-Length.
+ */
 int		 pfd_send(struct pfd_req *req, const void *buf, size_t len);
 /* The same with len bytes of file fd from offset off, through sendfile. */
 int		 pfd_send_file(struct pfd_req *req, int fd, off_t off, size_t len);
@@ -143,6 +159,8 @@ void		 pfd_abort(struct pfd_req *req);
  * which the handler now owns and must close; buffered and blen receive the
  * bytes the client already sent past the request (may be 0). No HTTP
  * response is sent by the server. Returns -1 once a response has started.
+ * From then on --timeout no longer applies: the module bounds its own
+ * waits.
  */
 int		 pfd_hijack(struct pfd_req *req, const char **buffered,
 		    size_t *blen);

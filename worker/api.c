@@ -49,7 +49,7 @@ static struct pfd_req r0;
 int
 api_init(const struct cfg *cfg)
 {
-	r0.xcap = RESP_HEAD_SIZE * 4;
+	r0.xcap = resp_fields_max(cfg);	/* so that the head always fits */
 	r0.scap = 4 * ((size_t)cfg->max_header_size + 2);
 	r0.xhdr = malloc(r0.xcap);
 	r0.scratch = malloc(r0.scap);
@@ -118,10 +118,8 @@ api_handle(struct conn *c, const struct module *m)
 	rc = m->desc->handle(r, m->state);
 	crash_handler_end();
 
-	if (r->hijacked) {
-		c->hijacked = true;
-		return 0;
-	}
+	if (r->hijacked)
+		return 0;	/* c->hijacked was set by pfd_hijack */
 	if (r->aborted) {
 		c->close = true;
 		c->aborted = true;
@@ -331,20 +329,46 @@ pfd_read(struct pfd_req *r, void *buf, size_t len)
 
 /* --- the response --------------------------------------------------- */
 
+/* RFC 9110 5.6.2: a field name is a token. */
 static bool
-clean(const char *s)
+is_token(const char *s)
 {
+	if (*s == '\0')
+		return false;
+	/* ASCII only, whatever locale a module set. */
 	for (; *s; s++)
-		if (*s == '\r' || *s == '\n')
+		if (!(*s >= 'a' && *s <= 'z') && !(*s >= 'A' && *s <= 'Z') &&
+		    !(*s >= '0' && *s <= '9') &&
+		    strchr("!#$%&'*+-.^_`|~", *s) == NULL)
 			return false;
 	return true;
+}
+
+/* A field value: no control character but HTAB (CR and LF above all). */
+static bool
+is_value(const char *s)
+{
+	for (; *s; s++)
+		if ((*s >= 0 && *s < 0x20 && *s != '\t') || *s == 0x7f)
+			return false;
+	return true;
+}
+
+/* 204 and 304 never have a body (RFC 9110 6.4.1). */
+static bool
+bodiless(const struct pfd_req *r)
+{
+	return r->status == 204 || r->status == 304;
 }
 
 int
 pfd_set_status(struct pfd_req *r, int status)
 {
-	if (r->head_sent || status < 200 || status > 999)
+	if (r->head_sent || status < 200 || status > 599 ||
+	    ((status == 204 || status == 304) && r->clen > 0)) {
+		errno = EINVAL;
 		return -1;
+	}
 	r->status = status;
 	return 0;
 }
@@ -354,9 +378,18 @@ pfd_add_header(struct pfd_req *r, const char *name, const char *value)
 {
 	size_t nl = strlen(name), vl = strlen(value);
 
-	if (r->head_sent || nl == 0 || !clean(name) || !clean(value) ||
-	    strchr(name, ':') != NULL || r->xlen + nl + vl + 4 > r->xcap)
+	/* The server frames the message: these are its own. */
+	if (r->head_sent || !is_token(name) || !is_value(value) ||
+	    strcasecmp(name, "Content-Length") == 0 ||
+	    strcasecmp(name, "Transfer-Encoding") == 0 ||
+	    strcasecmp(name, "Connection") == 0) {
+		errno = EINVAL;
 		return -1;
+	}
+	if (r->xlen + nl + vl + 4 > r->xcap) {
+		errno = ENOSPC;
+		return -1;
+	}
 	memcpy(r->xhdr + r->xlen, name, nl);
 	r->xlen += nl;
 	memcpy(r->xhdr + r->xlen, ": ", 2);
@@ -370,8 +403,10 @@ pfd_add_header(struct pfd_req *r, const char *name, const char *value)
 int
 pfd_set_content_length(struct pfd_req *r, long long len)
 {
-	if (r->head_sent || len < 0)
+	if (r->head_sent || len < 0 || (len > 0 && bodiless(r))) {
+		errno = EINVAL;
 		return -1;
+	}
 	r->clen = len;
 	return 0;
 }
@@ -384,17 +419,40 @@ begin(struct pfd_req *r)
 	r->head_sent = true;
 }
 
+/* The whole response with an empty body: no body at all for 204, 304. */
+static int
+send_empty(struct pfd_req *r)
+{
+	begin(r);
+	r->finished = true;
+	if (bodiless(r))
+		return resp_send_nobody(r->c);
+	return resp_send(r->c, 0, NULL, 0);
+}
+
+/* Refuses body bytes on a status that has no body. */
+static bool
+body_refused(const struct pfd_req *r, size_t len)
+{
+	if (len == 0 || !bodiless(r))
+		return false;
+	errno = EINVAL;
+	return true;
+}
+
 int
 pfd_send(struct pfd_req *r, const void *buf, size_t len)
 {
 	int rc;
 
-	if (r->finished || r->aborted || r->hijacked)
+	if (r->finished || r->aborted || r->hijacked || body_refused(r, len))
 		return -1;
 	if (r->head_sent) {
 		rc = pfd_write(r, buf, len);
 		return pfd_finish(r) == 0 ? rc : -1;
 	}
+	if (len == 0)
+		return send_empty(r);
 	begin(r);
 	r->finished = true;
 	return resp_send(r->c, (long long)len, buf, len);
@@ -403,8 +461,11 @@ pfd_send(struct pfd_req *r, const void *buf, size_t len)
 int
 pfd_send_file(struct pfd_req *r, int fd, off_t off, size_t len)
 {
-	if (r->head_sent || r->finished || r->aborted || r->hijacked)
+	if (r->head_sent || r->finished || r->aborted || r->hijacked ||
+	    body_refused(r, len))
 		return -1;
+	if (len == 0)
+		return send_empty(r);
 	begin(r);
 	r->finished = true;
 	return resp_send_file(r->c, (long long)len, fd, off, len);
@@ -414,12 +475,15 @@ int
 pfd_write(struct pfd_req *r, const void *buf, size_t len)
 {
 	struct iovec iov;
+	int rc;
 
-	if (r->finished || r->aborted || r->hijacked)
+	if (r->finished || r->aborted || r->hijacked || body_refused(r, len))
 		return -1;
 	if (!r->head_sent) {
 		begin(r);
-		if (resp_send_head(r->c, r->clen, &r->chunked) == -1)
+		rc = bodiless(r) ? resp_send_nobody(r->c) :
+		    resp_send_head(r->c, r->clen, &r->chunked);
+		if (rc == -1)
 			return -1;
 	}
 	if (r->clen >= 0 && r->written + (long long)len > r->clen) {
@@ -442,12 +506,8 @@ pfd_finish(struct pfd_req *r)
 {
 	if (r->finished || r->aborted || r->hijacked)
 		return r->finished ? 0 : -1;
-	if (!r->head_sent) {
-		/* Nothing was written: an empty body, whatever was announced. */
-		begin(r);
-		r->finished = true;
-		return resp_send(r->c, 0, NULL, 0);
-	}
+	if (!r->head_sent)
+		return send_empty(r);	/* whatever length was announced */
 	r->finished = true;
 	if (r->chunked)
 		return resp_chunk_end(r->c);
@@ -470,6 +530,11 @@ pfd_hijack(struct pfd_req *r, const char **buffered, size_t *blen)
 	if (r->head_sent || r->aborted || r->hijacked)
 		return -1;
 	r->hijacked = true;
+	/* The module's from here: no 503 or 500 into its stream, no
+	 * --timeout, and the master does not see a handler to kill. */
+	c->hijacked = true;
+	crash_handler_detach();
+	worker_slot->state = SB_CLOSING;
 	if (!c->rd.req.chunked && c->rd.req.content_length <= 0) {
 		const char *p;
 		size_t n;

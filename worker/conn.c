@@ -59,7 +59,7 @@ conn_init(struct conn *c, const struct cfg *cfg, const int *lfd, int nlfd)
 	c->cfg = cfg;
 	c->lfd = lfd;
 	c->nlfd = nlfd;
-	c->hcap = (size_t)cfg->max_header_size + RESP_HEAD_SIZE;
+	c->hcap = resp_head_size(cfg);
 	if ((buf = malloc(cap)) == NULL || (c->head = malloc(c->hcap)) == NULL) {
 		free(buf);
 		return -1;

@@ -40,6 +40,7 @@ struct conn {
 	char			*head;		/* response head being built */
 	size_t			 hlen;
 	size_t			 hcap;
+	bool			 hover;		/* the head did not fit */
 };
 
 /* Allocates the per-worker buffers once. Returns 0 or -1. */

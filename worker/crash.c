@@ -24,7 +24,6 @@
 #include "crash.h"
 #include "httpdate.h"
 #include "log.h"
-#include "resp.h"
 #include "version.h"
 #include "worker.h"
 
@@ -82,21 +81,12 @@ static void
 prefix(struct line *l)
 {
 	struct timespec ts;
-	long long days, z, era, doe, yoe, y, doy, mp, d, m, secs;
+	long long secs;
+	int y, m, d;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	days = ts.tv_sec / 86400;
 	secs = ts.tv_sec % 86400;
-	z = days + 719468;		/* civil date from days since epoch */
-	era = z / 146097;
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	y = yoe + era * 400;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	d = doy - (153 * mp + 2) / 5 + 1;
-	m = mp < 10 ? mp + 3 : mp - 9;
-	y += m <= 2;
+	httpdate_civil(ts.tv_sec / 86400, &y, &m, &d);
 	addu(l, (unsigned long long)y, 4);
 	adds(l, "-");
 	addu(l, (unsigned long long)m, 2);
@@ -139,7 +129,8 @@ static void
 answer(int status)
 {
 	struct line l;
-	char drain[4096];
+	struct timespec ts;
+	char date[HTTPDATE_LEN + 1], drain[4096];
 	struct pollfd pfd;
 	const char *reason = status == 500 ? "Internal Server Error" :
 	    "Service Unavailable";
@@ -152,9 +143,12 @@ answer(int status)
 	addu(&l, (unsigned long long)status, 0);
 	adds(&l, " ");
 	adds(&l, reason);
-	adds(&l, "\r\nServer: preforkd/" PREFORKD_VERSION "\r\n");
-	adds(&l, resp_date_line());
-	adds(&l, "Content-Type: text/plain; charset=utf-8\r\nContent-Length: ");
+	adds(&l, "\r\nServer: preforkd/" PREFORKD_VERSION "\r\nDate: ");
+	/* Not resp's cached Date line: it may be half rewritten. */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	add(&l, date, httpdate_format(ts.tv_sec, date));
+	adds(&l, "\r\nContent-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Length: ");
 	addu(&l, strlen(reason) + 5, 0);
 	adds(&l, "\r\nConnection: close\r\n\r\n");
 	addu(&l, (unsigned long long)status, 0);
@@ -309,4 +303,19 @@ crash_handler_end(void)
 {
 	in_handler = 0;
 	worker_slot->handler_start_ms = 0;
+}
+
+/*
+ * A hijacking handler owns its connection and its time: leaves the
+ * bracket and disarms the timer, which would otherwise still fire once
+ * (a no-op, but an EINTR in the module's poll).
+ */
+void
+crash_handler_detach(void)
+{
+	static const struct itimerval off;
+
+	crash_handler_end();
+	(void)setitimer(ITIMER_REAL, &off, NULL);
+	timer_armed = 0;
 }

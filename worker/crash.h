@@ -14,5 +14,7 @@ void	crash_init(struct conn *c, int worker_id, int timeout_ms);
 /* Brackets a module handler call: --timeout runs between them. */
 void	crash_handler_begin(void);
 void	crash_handler_end(void);
+/* Ends the bracket for good: the handler took the connection over. */
+void	crash_handler_detach(void);
 
 #endif

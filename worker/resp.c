@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "httpdate.h"
+#include "log.h"
 #include "resp.h"
 #include "version.h"
 
@@ -84,15 +85,49 @@ resp_date_line(void)
 	return date_get();
 }
 
+size_t
+resp_fields_max(const struct cfg *cfg)
+{
+	return (size_t)cfg->max_header_size;
+}
+
+size_t
+resp_head_size(const struct cfg *cfg)
+{
+	return resp_fields_max(cfg) + RESP_HEAD_SIZE;
+}
+
+/* Appends to the head; what does not fit marks it, never cuts it. */
 static void
 put(struct conn *c, const char *s, size_t n)
 {
-	if (c->hlen + n > c->hcap) {
-		/* Cannot happen with the sizes we use; never overflow. */
-		n = c->hcap - c->hlen;
+	if (c->hover || n > c->hcap - c->hlen) {
+		c->hover = true;
+		return;
 	}
 	memcpy(c->head + c->hlen, s, n);
 	c->hlen += n;
+}
+
+/*
+ * A head that did not fit is never sent: a 500 goes out instead, and the
+ * connection is done (the caller's body must not follow it). The sizes
+ * above make this a safety net. Returns 0 when the head is whole, -1 when
+ * the 500 was sent in its place.
+ */
+static int
+head_check(struct conn *c)
+{
+	int status = c->status;
+
+	if (!c->hover)
+		return 0;
+	log_errorx("response head (status %d) over %zu bytes: answered 500",
+	    status, c->hcap);
+	c->close = true;
+	(void)resp_error(c, 500);
+	c->broken = true;
+	return -1;
 }
 
 void
@@ -103,6 +138,7 @@ resp_begin(struct conn *c, int status)
 
 	c->status = status;
 	c->hlen = 0;
+	c->hover = false;
 	n = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status,
 	    resp_reason(status));
 	put(c, line, (size_t)n);
@@ -182,6 +218,8 @@ resp_send_head(struct conn *c, long long clen, bool *chunked)
 	else if (clen < 0)
 		c->close = true;	/* HTTP/1.0: the close ends the body */
 	finish_head_te(c, clen, *chunked);
+	if (head_check(c) == -1)
+		return -1;
 	iov.iov_base = c->head;
 	iov.iov_len = c->hlen;
 	return conn_writev(c, &iov, 1);
@@ -224,6 +262,8 @@ resp_send(struct conn *c, long long clen, const void *body, size_t blen)
 	int n = 1;
 
 	finish_head(c, clen);
+	if (head_check(c) == -1)
+		return -1;
 	iov[0].iov_base = c->head;
 	iov[0].iov_len = c->hlen;
 	if (blen > 0 && !conn_is_head(c)) {
@@ -247,6 +287,8 @@ resp_send_file(struct conn *c, long long clen, int fd, off_t off, size_t len)
 	struct iovec iov;
 
 	finish_head(c, clen);
+	if (head_check(c) == -1)
+		return -1;
 	if (conn_is_head(c) || len == 0) {
 		iov.iov_base = c->head;
 		iov.iov_len = c->hlen;

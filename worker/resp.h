@@ -12,6 +12,16 @@
 
 #include "conn.h"
 
+/*
+ * The response head buffer, sized here only: the handler's own fields (a
+ * module's, or the static handler's Location echoing the path) take at
+ * most resp_fields_max() bytes, the status line and the server's fields
+ * at most RESP_HEAD_SIZE more. A head that still does not fit is answered
+ * 500 (and logged), never sent cut.
+ */
+size_t	resp_fields_max(const struct cfg *cfg);
+size_t	resp_head_size(const struct cfg *cfg);
+
 const char *resp_reason(int status);
 /* The current "Date: ...\r\n" line (refreshed by every response). */
 const char *resp_date_line(void);

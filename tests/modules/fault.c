@@ -13,6 +13,9 @@
  *   stuck      block SIGALRM, then sleep forever: the worker's own
  *              --timeout timer cannot fire, only the master's kill ends it
  *   spin       the same, burning CPU in a loop instead of sleeping
+ *   tzlock     call tzset() in a loop forever: glibc stats the zone file
+ *              with its time zone lock held, so the --timeout timer
+ *              fires inside that lock (as in a module's localtime())
  *   bootfail   init fails in every real worker (worker id >= 1) but not in
  *              the start-up check (id 0): the server starts, then every
  *              worker dies at boot, a crash loop; requests never arrive
@@ -36,7 +39,7 @@
 
 enum fault_mode {
 	F_SEGV, F_ABORT, F_HANG, F_SLEEP, F_HALFCRASH, F_STUCK, F_SPIN,
-	F_BOOTFAIL
+	F_TZLOCK, F_BOOTFAIL
 };
 
 struct fault {
@@ -73,7 +76,7 @@ fault_init(const struct pfd_init *init, void **state)
 		{ "segv", F_SEGV }, { "abort", F_ABORT }, { "hang", F_HANG },
 		{ "sleep", F_SLEEP }, { "halfcrash", F_HALFCRASH },
 		{ "stuck", F_STUCK }, { "spin", F_SPIN },
-		{ "bootfail", F_BOOTFAIL },
+		{ "tzlock", F_TZLOCK }, { "bootfail", F_BOOTFAIL },
 	};
 	const char *m = pfd_init_option(init, "mode");
 	struct fault *f;
@@ -213,6 +216,9 @@ fault_handle(struct pfd_req *req, void *state)
 		block_alarm();
 		for (volatile unsigned long spins = 0;; spins++)
 			;	/* bounded only by the master's SIGKILL */
+	case F_TZLOCK:
+		for (;;)	/* bounded only by the timeout */
+			tzset();
 	case F_BOOTFAIL:	/* only the start-up check gets here, never */
 		break;
 	}

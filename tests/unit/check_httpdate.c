@@ -1,6 +1,8 @@
 /*
- * check_httpdate - unit tests for common/httpdate.c: IMF-fixdate output,
- * the three accepted input forms, and rejection of everything else.
+ * check_httpdate - unit tests for common/httpdate.c: IMF-fixdate output
+ * (against gmtime_r and strftime, and without calling gmtime_r), the civil
+ * calendar, the three accepted input forms, and rejection of everything
+ * else.
  */
 #include <check.h>
 #include <stdint.h>
@@ -76,6 +78,137 @@ START_TEST(test_format_roundtrip)
 		ck_assert_int_eq(httpdate_parse(buf, HTTPDATE_LEN, &back), 0);
 		ck_assert_int_eq(back, t);
 	}
+}
+END_TEST
+
+/*
+ * gmtime_r, interposed: counts the calls, so that a test can show that
+ * formatting makes none (the crash handler formats a Date in a signal
+ * handler, where gmtime_r may deadlock on the libc time zone lock).
+ * glibc's gmtime does not call gmtime_r, so it can do the work.
+ */
+static int gmtime_r_calls;
+
+struct tm *
+gmtime_r(const time_t *t, struct tm *tm)
+{
+	struct tm *p;
+
+	gmtime_r_calls++;
+	if ((p = gmtime(t)) == NULL)
+		return NULL;
+	*tm = *p;
+	return tm;
+}
+
+/* What httpdate_format must write for t, made by libc. */
+static void
+reference(long long v, char *out, size_t size)
+{
+	struct tm	 tm;
+	time_t		 t = (time_t)v;
+	char		 a[24], b[24];
+
+	ck_assert_ptr_nonnull(gmtime_r(&t, &tm));
+	/* %Y does not pad years below 1000. */
+	ck_assert_uint_ne(strftime(a, sizeof(a), "%a, %d %b", &tm), 0);
+	ck_assert_uint_ne(strftime(b, sizeof(b), "%H:%M:%S GMT", &tm), 0);
+	snprintf(out, size, "%s %04d %s", a, tm.tm_year + 1900, b);
+}
+
+static void
+check_against_libc(long long v)
+{
+	char	 got[HTTPDATE_LEN + 1], want[128];
+
+	httpdate_format((time_t)v, got);
+	reference(v, want, sizeof(want));
+	ck_assert_msg(strcmp(got, want) == 0, "%lld: \"%s\", want \"%s\"",
+	    v, got, want);
+}
+
+/* Around the edges a hand-made calendar gets wrong, second by second. */
+START_TEST(test_format_edges)
+{
+	static const char *const days[] = {
+		"1970-01-01", "1969-12-31", "0000-01-01", "0000-02-29",
+		"0001-01-01", "1600-02-29", "1700-02-28", "1800-03-01",
+		"1900-02-28", "1900-03-01", "1972-02-29", "1999-12-31",
+		"2000-02-29", "2000-03-01", "2038-01-19", "2038-01-20",
+		"2100-02-28", "2100-03-01", "2104-02-29", "2106-02-07",
+		"2400-02-29", "2400-12-31", "9999-12-31",
+	};
+	struct tm	 tm;
+	long long	 base, v;
+
+	for (size_t i = 0; i < sizeof(days) / sizeof(days[0]); i++) {
+		memset(&tm, 0, sizeof(tm));
+		ck_assert_ptr_nonnull(strptime(days[i], "%Y-%m-%d", &tm));
+		base = (long long)timegm(&tm);
+		/* Within 0000..9999: the clamping has its own cases. */
+		for (v = base - 2; v <= base + 86400 + 2; v++) {
+			if (v == base + 3)
+				v = base + 86400 - 2;
+			if (v >= -62167219200LL && v <= 253402300799LL)
+				check_against_libc(v);
+		}
+	}
+	check_against_libc(2147483647LL);
+	check_against_libc(2147483648LL);
+	check_against_libc(4294967295LL);
+	check_against_libc(4294967296LL);
+}
+END_TEST
+
+/* All of years 0000..9999 with an odd step: every month, weekday, hour. */
+START_TEST(test_format_sweep)
+{
+	long long	 v;
+
+	for (v = -62167219200LL; v <= 253402300799LL; v += 86400LL * 29 + 3607)
+		check_against_libc(v);
+}
+END_TEST
+
+/* Every day of years 0000..9999. */
+START_TEST(test_civil_every_day)
+{
+	struct tm	 tm;
+	time_t		 t;
+	long long	 d;
+	int		 y, m, md;
+
+	for (d = -719528; d <= 2932896; d++) {
+		httpdate_civil(d, &y, &m, &md);
+		t = (time_t)(d * 86400);
+		ck_assert_ptr_nonnull(gmtime_r(&t, &tm));
+		if (y != tm.tm_year + 1900 || m != tm.tm_mon + 1 ||
+		    md != tm.tm_mday)
+			ck_abort_msg("day %lld: %04d-%02d-%02d, want "
+			    "%04d-%02d-%02d", d, y, m, md, tm.tm_year + 1900,
+			    tm.tm_mon + 1, tm.tm_mday);
+	}
+}
+END_TEST
+
+START_TEST(test_format_without_gmtime_r)
+{
+	char	 buf[HTTPDATE_LEN + 1];
+	time_t	 t;
+	int	 n, y, m, d;
+
+	/* The interposer sees the library's calls (the RFC 850 parser). */
+	n = gmtime_r_calls;
+	ck_assert_int_eq(httpdate_parse("Sunday, 06-Nov-94 08:49:37 GMT", 30,
+	    &t), 0);
+	ck_assert_int_gt(gmtime_r_calls, n);
+
+	n = gmtime_r_calls;
+	httpdate_format(time(NULL), buf);
+	httpdate_format(-1, buf);
+	httpdate_format(4102444800LL, buf);
+	httpdate_civil(20000, &y, &m, &d);
+	ck_assert_int_eq(gmtime_r_calls, n);
 }
 END_TEST
 
@@ -324,6 +457,10 @@ httpdate_suite(void)
 	tcase_add_loop_test(tc, test_format, 0,
 	    sizeof(fmt_cases) / sizeof(fmt_cases[0]));
 	tcase_add_test(tc, test_format_roundtrip);
+	tcase_add_test(tc, test_format_edges);
+	tcase_add_test(tc, test_format_sweep);
+	tcase_add_test(tc, test_civil_every_day);
+	tcase_add_test(tc, test_format_without_gmtime_r);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("parse");

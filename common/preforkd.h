@@ -53,6 +53,9 @@ struct pfd_module {
 	 * Called for each request. Return 0 when the response is done (an
 	 * unfinished response is finished for you), or an HTTP status >= 400
 	 * for the server to answer when no byte of a response was sent yet.
+	 * A non-zero return after the response began (or a failed body
+	 * read) ends the connection with the response cut short: no last
+	 * chunk, so the client cannot take it for a complete one.
 	 */
 	int		(*handle)(struct pfd_req *req, void *state);
 };

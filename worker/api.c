@@ -130,8 +130,13 @@ api_handle(struct conn *c, const struct module *m)
 			return rc;
 		if (r->body_error != 0)
 			return r->body_error;
-	} else if (rc != 0 || r->body_error != 0)
-		c->close = true;	/* cannot say it in this response */
+	} else if (rc != 0 || r->body_error != 0) {
+		/* Too late for an error status: the connection ends without
+		 * the last chunk (or short of Content-Length), so that the
+		 * client sees a cut response, not a complete-looking one. */
+		c->close = true;
+		return 0;
+	}
 	pfd_finish(r);
 	return 0;
 }

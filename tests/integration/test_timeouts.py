@@ -192,6 +192,8 @@ class TimeoutTests:
         self.assertTrue(data == b'' or data.startswith(b'HTTP/1.1 408 ') or
                         data.startswith(b'HTTP/1.1 200 '), data[:200])
         self.assertLess(data.count(b'x'), 10, data[-200:])
+        # A cut response must not look complete: no last chunk.
+        self.assertNotIn(b'\r\n0\r\n\r\n', data, data[-200:])
 
     def test_min_body_rate_spares_a_normal_body(self):
         srv = self.serve(['--body-timeout', '2', '--min-body-rate', '500',

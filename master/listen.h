@@ -11,8 +11,9 @@
 /*
  * Binds and listens on l with the socket options every accepted TCP
  * socket inherits: SO_RCVTIMEO (idle timeout), SO_SNDTIMEO (write timeout)
- * and TCP_NODELAY. AF_UNIX sockets inherit none: the worker sets them. Returns the descriptor (close-on-exec), or -1 with a
- * one-line reason in err and *exitcode set to a sysexits code.
+ * and TCP_NODELAY. AF_UNIX sockets inherit none: the worker sets them.
+ * Returns the descriptor (close-on-exec), or -1 with a one-line reason in
+ * err and *exitcode set to a sysexits code.
  */
 int	listen_open(const struct cfg *c, const struct cfg_listen *l, char *err,
 	    size_t errlen, int *exitcode);

@@ -170,7 +170,8 @@ START_TEST(test_format_sweep)
 }
 END_TEST
 
-/* Every day of years 0000..9999. */
+/* Every day of years 1900..2199, and every 97th of 0000..9999 (quick
+ * enough under the sanitizers too). */
 START_TEST(test_civil_every_day)
 {
 	struct tm	 tm;
@@ -178,7 +179,8 @@ START_TEST(test_civil_every_day)
 	long long	 d;
 	int		 y, m, md;
 
-	for (d = -719528; d <= 2932896; d++) {
+	for (d = -719528; d <= 2932896;
+	    d += d >= -25567 && d < 84006 ? 1 : 97) {
 		httpdate_civil(d, &y, &m, &md);
 		t = (time_t)(d * 86400);
 		ck_assert_ptr_nonnull(gmtime_r(&t, &tm));

@@ -331,6 +331,73 @@ set_module_option(struct cfg *c, const char *val, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * "PREFIX VALUE": the value is the rest and goes out as it is, so it may
+ * hold no control bytes (a CR or LF would split the response head).
+ */
+static int
+set_cache_control(struct cfg *c, const char *val, char *err, size_t errlen)
+{
+	struct cfg_cache_control *cc;
+	size_t plen = strcspn(val, " \t");
+	const char *v;
+
+	if (c->ncache_control == MAX_CACHE_CONTROL) {
+		snprintf(err, errlen, "too many cache-control entries (at most "
+		    "%d)", MAX_CACHE_CONTROL);
+		return -1;
+	}
+	for (v = val + plen; *v == ' ' || *v == '\t'; v++)
+		;
+	cc = &c->cache_control[c->ncache_control];
+	if (check_prefix(val, plen) || *v == '\0' ||
+	    strlen(v) >= sizeof(cc->value))
+		goto bad;
+	for (const char *p = v; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			goto bad;
+	if (plen > 1 && val[plen - 1] == '/')
+		plen--;		/* "/assets/" is "/assets" and below */
+	for (int i = 0; i < c->ncache_control; i++)
+		if (strlen(c->cache_control[i].prefix) == plen &&
+		    strncmp(c->cache_control[i].prefix, val, plen) == 0) {
+			snprintf(err, errlen, "cache-control prefix '%.*s' given "
+			    "twice", (int)plen, val);
+			return -1;
+		}
+	memcpy(cc->prefix, val, plen);
+	cc->prefix[plen] = '\0';
+	strlcpy(cc->value, v, sizeof(cc->value));
+	c->ncache_control++;
+	return 0;
+bad:
+	snprintf(err, errlen, "invalid cache-control '%s': expected "
+	    "'PREFIX VALUE' with PREFIX starting with '/'", val);
+	return -1;
+}
+
+const struct cfg_cache_control *
+cfg_cache_control_match(const struct cfg *c, const char *path, size_t plen)
+{
+	const struct cfg_cache_control *best = NULL;
+	size_t blen = 0;
+
+	for (int i = 0; i < c->ncache_control; i++) {
+		const struct cfg_cache_control *cc = &c->cache_control[i];
+		size_t n = strlen(cc->prefix);
+
+		/* "/" matches every path; "/a" matches "/a" and "/a/..." */
+		if (n > plen || memcmp(cc->prefix, path, n) != 0 ||
+		    (n > 1 && n < plen && path[n] != '/'))
+			continue;
+		if (best == NULL || n > blen) {
+			best = cc;
+			blen = n;
+		}
+	}
+	return best;
+}
+
 #define SET_MS(field) do {						\
 	if (cfg_parse_seconds(val, &c->field) == -1)			\
 		goto bad_seconds;					\
@@ -533,6 +600,8 @@ set_key(struct cfg *c, const char *key, const char *val, char *err,
 		return set_module(c, val, err, errlen);
 	if (strcmp(key, "module-option") == 0)
 		return set_module_option(c, val, err, errlen);
+	if (strcmp(key, "cache-control") == 0)
+		return set_cache_control(c, val, err, errlen);
 	snprintf(err, errlen, "unknown key '%s'", key);
 	return -1;
 bad_seconds:
@@ -554,6 +623,8 @@ cfg_clear(struct cfg *c, const char *key)
 		c->nmodules = 0;
 	else if (strcmp(key, "module-option") == 0)
 		c->nmodule_options = 0;
+	else if (strcmp(key, "cache-control") == 0)
+		c->ncache_control = 0;
 }
 
 /* Keys that make no sense in a file. */

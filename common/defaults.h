@@ -49,4 +49,8 @@
 
 #define PATH_BUF_SIZE		4096
 
+/* static files */
+#define MAX_CACHE_CONTROL	32	/* --cache-control given at most this often */
+#define CACHE_CONTROL_MAX	256	/* one Cache-Control value */
+
 #endif

@@ -124,8 +124,8 @@ fcache_get(const char *path, size_t plen)
  * must change the validator as it changes the bytes.
  */
 static void
-describe(struct file *f, const char *path, size_t plen, int fd,
-    const struct stat *st)
+describe(const struct cfg *cfg, struct file *f, const char *path, size_t plen,
+    int fd, const struct stat *st)
 {
 	f->fd = fd;
 	f->st = *st;
@@ -136,6 +136,7 @@ describe(struct file *f, const char *path, size_t plen, int fd,
 	    (unsigned long long)st->st_ctim.tv_nsec);
 	httpdate_format(st->st_mtime, f->lastmod);
 	f->mime = mime_type(path, plen);
+	f->cc = cfg_cache_control_match(cfg, path, plen);
 	f->data = NULL;
 }
 
@@ -161,20 +162,20 @@ slurp(int fd, size_t size)
 }
 
 struct file *
-fcache_fill(struct file *tmp, const char *path, size_t plen, int fd,
-    const struct stat *st, bool cache)
+fcache_fill(const struct cfg *cfg, struct file *tmp, const char *path,
+    size_t plen, int fd, const struct stat *st, bool cache)
 {
 	struct file *f;
 
 	if (!cache || plen >= FCACHE_PATH) {
-		describe(tmp, path, plen, fd, st);
+		describe(cfg, tmp, path, plen, fd, st);
 		tmp->gz_sibling = cache && has_gz(path, plen);
 		tmp->cached = false;
 		return tmp;
 	}
 	f = &slots[slot_of(path, plen)];
 	drop(f);
-	describe(f, path, plen, fd, st);
+	describe(cfg, f, path, plen, fd, st);
 	f->gz_sibling = has_gz(path, plen);
 	memcpy(f->path, path, plen);
 	f->plen = plen;

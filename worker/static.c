@@ -129,10 +129,10 @@ redirect_slash(struct conn *c, const char *path, size_t plen,
 }
 
 /*
- * The validators and metadata every file response carries. Vary goes on
- * every response for a file that has a .gz variant, the identity one and
- * 304 included: a cache must not hand either variant to the other kind
- * of client.
+ * The validators and metadata every file response carries (200, 206 and
+ * 304; never an error). Vary goes on every response for a file that has a
+ * .gz variant, the identity one and 304 included: a cache must not hand
+ * either variant to the other kind of client.
  */
 static void
 add_validators(struct conn *c, const struct file *f, bool gz, bool vary)
@@ -143,6 +143,9 @@ add_validators(struct conn *c, const struct file *f, bool gz, bool vary)
 		resp_add(c, "Content-Encoding", "gzip", 4);
 	if (vary)
 		resp_add(c, "Vary", "Accept-Encoding", 15);
+	if (f->cc != NULL)
+		resp_add(c, "Cache-Control", f->cc->value,
+		    strlen(f->cc->value));
 }
 
 /* Sends len bytes from off: from memory when cached, else sendfile. */
@@ -226,7 +229,7 @@ serve_file(struct conn *c, const struct file *f, bool gz)
 
 /* The precompressed sibling FILE.gz, when there is one. */
 static struct file *
-open_gz(struct file *tmp, char *path, size_t plen)
+open_gz(const struct cfg *cfg, struct file *tmp, char *path, size_t plen)
 {
 	struct stat st;
 	int fd;
@@ -240,7 +243,7 @@ open_gz(struct file *tmp, char *path, size_t plen)
 		close(fd);
 		return NULL;
 	}
-	return fcache_fill(tmp, path, plen, fd, &st, false);
+	return fcache_fill(cfg, tmp, path, plen, fd, &st, false);
 }
 
 /*
@@ -283,7 +286,7 @@ open_file(struct conn *c, struct file *tmp, char *path, size_t plen,
 		close(fd);
 		return 403;
 	}
-	*out = fcache_fill(tmp, path, plen, fd, &st, true);
+	*out = fcache_fill(c->cfg, tmp, path, plen, fd, &st, true);
 	return 0;
 }
 
@@ -308,7 +311,8 @@ static_handle(struct conn *c)
 		memcpy(path + plen, "index.html", 11);
 		plen += 10;
 	}
-	if (accepts_gzip(q) && (f = open_gz(&tmp, path, plen)) != NULL)
+	if (accepts_gzip(q) && (f = open_gz(c->cfg, &tmp, path,
+	    plen)) != NULL)
 		gz = true;
 	else if ((f = fcache_get(path, plen)) == NULL) {
 		rc = open_file(c, &tmp, path, plen, index, query, qlen, &f);

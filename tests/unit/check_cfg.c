@@ -218,6 +218,51 @@ START_TEST(test_zero_timeout_in_file)
 }
 END_TEST
 
+/* Longest prefix at a segment boundary; "/x/" is "/x" and below. */
+START_TEST(test_cache_control)
+{
+	const struct cfg_cache_control *cc;
+
+	ck_assert_ptr_null(cfg_cache_control_match(&c, "/a", 2));
+	ck_assert_int_eq(cfg_set(&c, "cache-control", "/ no-cache", err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(cfg_set(&c, "cache-control",
+	    "/assets/ public, max-age=31536000, immutable", err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg_set(&c, "cache-control", "/assets/x max-age=60",
+	    err, sizeof(err)), 0);
+	cc = cfg_cache_control_match(&c, "/assets/app.js", 14);
+	ck_assert_str_eq(cc->value, "public, max-age=31536000, immutable");
+	cc = cfg_cache_control_match(&c, "/assets", 7);
+	ck_assert_str_eq(cc->prefix, "/assets");
+	cc = cfg_cache_control_match(&c, "/assetsfoo.js", 13);
+	ck_assert_str_eq(cc->value, "no-cache");
+	cc = cfg_cache_control_match(&c, "/assets/x/y", 11);
+	ck_assert_str_eq(cc->value, "max-age=60");
+	cc = cfg_cache_control_match(&c, "/assets/xy", 10);
+	ck_assert_str_eq(cc->prefix, "/assets");
+	cc = cfg_cache_control_match(&c, "/index.html", 11);
+	ck_assert_str_eq(cc->value, "no-cache");
+	/* the path is cut at plen, not at a NUL */
+	cc = cfg_cache_control_match(&c, "/assets/x", 8);
+	ck_assert_str_eq(cc->prefix, "/assets");
+
+	ck_assert_int_eq(cfg_set(&c, "cache-control", "/assets no-store", err,
+	    sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "twice"));
+	static const char *bad[] = { "/x", "x no-cache", "/x \r\nSet-Cookie: a",
+	    "", "/x?y no-cache" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		ck_assert_msg(cfg_set(&c, "cache-control", bad[i], err,
+		    sizeof(err)) == -1, "accepted '%s'", bad[i]);
+		ck_assert_msg(strchr(err, '\n') == NULL && err[0] != '\0',
+		    "error: %s", err);
+	}
+	cfg_clear(&c, "cache-control");
+	ck_assert_ptr_null(cfg_cache_control_match(&c, "/a", 2));
+}
+END_TEST
+
 int
 main(void)
 {
@@ -234,6 +279,7 @@ main(void)
 	tcase_add_test(tc, test_set_errors);
 	tcase_add_test(tc, test_zero_timeouts);
 	tcase_add_test(tc, test_zero_timeout_in_file);
+	tcase_add_test(tc, test_cache_control);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

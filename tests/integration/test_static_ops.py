@@ -1,0 +1,113 @@
+"""Static files for operators (issue 14): Cache-Control per path,
+directory listings, error pages, .br/.gz siblings chosen by q-value,
+system MIME types, and lost log lines reported.
+"""
+
+import os
+import re
+import shutil
+import signal
+import tempfile
+
+import sys
+sys.dont_write_bytecode = True    # keep the source tree clean
+import harness  # noqa: E402
+from harness import ServerTestCase, Server, wait_for  # noqa: E402
+
+
+def write(root, rel, data):
+    path = os.path.join(root, rel)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'wb') as f:
+        f.write(data)
+    return path
+
+
+class OpsCase(ServerTestCase):
+    """The shared server starts after extra_files are added to the root."""
+
+    args = None
+    extra_files = {}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        for rel, data in cls.extra_files.items():
+            write(cls.root, rel, data)
+        if cls.args is not None:
+            srv = Server()
+            cls.addClassCleanup(srv.cleanup)
+            srv.start(['-w', '1'] + cls.args, cls.root)
+            cls.server = srv
+
+    def tmpdir(self):
+        d = tempfile.mkdtemp(prefix='pfk-ops-')
+        self.addCleanup(shutil.rmtree, d, True)
+        return d
+
+
+# --------------------------------------------------------------------------
+# 1. Cache-Control per path
+
+IMMUTABLE = 'public, max-age=31536000, immutable'
+
+
+class CacheControl(OpsCase):
+    args = ['--cache-control', '/ no-cache',
+            '--cache-control', '/assets/ ' + IMMUTABLE,
+            '--cache-control', '/assets/old max-age=60']
+    extra_files = {
+        'assets/app.0f3a.js': b'console.log(1);\n',
+        'assets/old/x.css': b'a{}\n',
+        'assetsfoo.txt': b'not below /assets\n',
+    }
+
+    def cc(self, target, status=200, headers=None):
+        r = self.get(target, headers=headers)
+        self.assertEqual(r.status, status, r)
+        return r, r.header('Cache-Control')
+
+    def test_longest_prefix_wins(self):
+        self.assertEqual(self.cc('/assets/app.0f3a.js')[1], IMMUTABLE)
+        self.assertEqual(self.cc('/assets/old/x.css')[1], 'max-age=60')
+        self.assertEqual(self.cc('/hello.txt')[1], 'no-cache')
+        self.assertEqual(self.cc('/')[1], 'no-cache')
+
+    def test_prefix_ends_at_a_segment_boundary(self):
+        self.assertEqual(self.cc('/assetsfoo.txt')[1], 'no-cache')
+
+    def test_sent_on_304_and_206(self):
+        r, v = self.cc('/assets/app.0f3a.js')
+        r, v = self.cc('/assets/app.0f3a.js', 304,
+                       [('If-None-Match', r.header('ETag'))])
+        self.assertEqual(v, IMMUTABLE)
+        r, v = self.cc('/assets/app.0f3a.js', 206, [('Range', 'bytes=0-3')])
+        self.assertEqual(v, IMMUTABLE)
+        self.assertEqual(r.body, b'cons')
+
+    def test_never_on_errors(self):
+        for target, status in (('/assets/nope.js', 404), ('/emptydir/', 403)):
+            self.assertIsNone(self.cc(target, status)[1], target)
+        r, v = self.cc('/assets/app.0f3a.js', 416, [('Range', 'bytes=900-')])
+        self.assertIsNone(v)
+        r = self.get('/hello.txt', method='POST')
+        self.assertEqual(r.status, 405)
+        self.assertIsNone(r.header('Cache-Control'))
+
+
+class CacheControlConfig(OpsCase):
+    def test_config_file_key_and_bad_value(self):
+        tmp = self.tmpdir()
+        conf = write(tmp, 'p.conf', b'cache-control /sub no-store\n')
+        srv = self.start_server(['-w', '1', '-c', conf])
+        r = self.get('/sub/index.html', srv=srv)
+        self.assertEqual(r.header('Cache-Control'), 'no-store')
+        self.assertIsNone(self.get('/hello.txt', srv=srv).header('Cache-Control'))
+        bad = write(tmp, 'bad.conf', b'workers 1\ncache-control /x\n')
+        rc, out, err = harness.run_cli(['-t', '-c', bad])
+        self.assertEqual(rc, 78, err)
+        self.assertRegex(err, r'bad\.conf:2: .*cache-control')
+
+
+if __name__ == '__main__':
+    harness.main()

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cfg.h"
@@ -398,6 +399,62 @@ cfg_cache_control_match(const struct cfg *c, const char *path, size_t plen)
 	return best;
 }
 
+/*
+ * "EXT=TYPE" (or "EXT TYPE" in a file); a leading '.' is allowed. A text
+ * type without parameters gets "; charset=utf-8" as the built-in ones do.
+ */
+static int
+set_mime_type(struct cfg *c, const char *val, char *err, size_t errlen)
+{
+	struct cfg_mime_type *m;
+	char type[MIME_TYPE_MAX];
+	const char *t;
+	size_t elen, i;
+
+	if (c->nmime_types == MAX_MIME_TYPES) {
+		snprintf(err, errlen, "too many mime-type entries (at most %d)",
+		    MAX_MIME_TYPES);
+		return -1;
+	}
+	if (*val == '.')
+		val++;
+	elen = strcspn(val, "= \t");
+	for (t = val + elen; *t == '=' || *t == ' ' || *t == '\t'; t++)
+		;
+	if (elen == 0 || elen > MIME_EXT_MAX || strchr(t, '/') == NULL ||
+	    *t == '/')
+		goto bad;
+	for (i = 0; i < elen; i++)
+		if ((unsigned char)val[i] <= ' ' || val[i] == '.' ||
+		    val[i] == '/' || val[i] == 0x7f)
+			goto bad;
+	for (const char *p = t; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			goto bad;
+	if ((strncasecmp(t, "text/", 5) == 0 && strchr(t, ';') == NULL ?
+	    snprintf(type, sizeof(type), "%s; charset=utf-8", t) :
+	    snprintf(type, sizeof(type), "%s", t)) >= (int)sizeof(type))
+		goto bad;
+	/* a later entry for the same extension replaces the earlier one */
+	m = &c->mime_types[c->nmime_types];
+	for (int k = 0; k < c->nmime_types; k++)
+		if (strlen(c->mime_types[k].ext) == elen &&
+		    strncasecmp(c->mime_types[k].ext, val, elen) == 0)
+			m = &c->mime_types[k];
+	strlcpy(m->type, type, sizeof(m->type));
+	for (i = 0; i < elen; i++)
+		m->ext[i] = (char)(val[i] >= 'A' && val[i] <= 'Z' ?
+		    val[i] + 'a' - 'A' : val[i]);
+	m->ext[elen] = '\0';
+	if (m == &c->mime_types[c->nmime_types])
+		c->nmime_types++;
+	return 0;
+bad:
+	snprintf(err, errlen, "invalid mime-type '%s': expected EXT=TYPE, "
+	    "such as md=text/markdown", val);
+	return -1;
+}
+
 #define SET_MS(field) do {						\
 	if (cfg_parse_seconds(val, &c->field) == -1)			\
 		goto bad_seconds;					\
@@ -602,6 +659,8 @@ set_key(struct cfg *c, const char *key, const char *val, char *err,
 		return set_module_option(c, val, err, errlen);
 	if (strcmp(key, "cache-control") == 0)
 		return set_cache_control(c, val, err, errlen);
+	if (strcmp(key, "mime-type") == 0)
+		return set_mime_type(c, val, err, errlen);
 	snprintf(err, errlen, "unknown key '%s'", key);
 	return -1;
 bad_seconds:
@@ -625,6 +684,8 @@ cfg_clear(struct cfg *c, const char *key)
 		c->nmodule_options = 0;
 	else if (strcmp(key, "cache-control") == 0)
 		c->ncache_control = 0;
+	else if (strcmp(key, "mime-type") == 0)
+		c->nmime_types = 0;
 }
 
 /* Keys that make no sense in a file. */

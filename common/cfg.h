@@ -40,6 +40,11 @@ struct cfg_cache_control {
 	char			value[CACHE_CONTROL_MAX];
 };
 
+struct cfg_mime_type {
+	char			ext[MIME_EXT_MAX + 1];	/* lower case, no dot */
+	char			type[MIME_TYPE_MAX];	/* charset added */
+};
+
 struct cfg {
 	char			docroot[PATH_MAX];
 	struct cfg_listen	listen[MAX_LISTENERS];
@@ -75,6 +80,8 @@ struct cfg {
 	int			nmodule_options;
 	struct cfg_cache_control cache_control[MAX_CACHE_CONTROL];
 	int			ncache_control;
+	struct cfg_mime_type	mime_types[MAX_MIME_TYPES];
+	int			nmime_types;
 };
 
 /* Fills c with the built-in defaults (no listener yet: see cfg_finish). */

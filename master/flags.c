@@ -20,12 +20,12 @@ enum {
 	OPT_MAX_REQUESTS_JITTER, OPT_KEEPALIVE_REQUESTS, OPT_MAX_HEADER_SIZE,
 	OPT_MAX_BODY_SIZE, OPT_BACKLOG, OPT_ACCESS_LOG, OPT_ACCESS_LOG_FORMAT,
 	OPT_ERROR_LOG, OPT_LOG_LEVEL, OPT_MODULE_OPTION, OPT_STATUS_LISTEN,
-	OPT_CACHE_CONTROL
+	OPT_CACHE_CONTROL, OPT_MIME_TYPE
 };
 
 /* Keys that may be given more than once: flags replace the file's list. */
 static const char *repeatable[] = { "listen", "module", "module-option",
-    "cache-control" };
+    "cache-control", "mime-type" };
 
 static const struct option longopts[] = {
 	{ "listen",		required_argument, NULL, 'l' },
@@ -58,6 +58,7 @@ static const struct option longopts[] = {
 	{ "error-log",		required_argument, NULL, OPT_ERROR_LOG },
 	{ "log-level",		required_argument, NULL, OPT_LOG_LEVEL },
 	{ "cache-control",	required_argument, NULL, OPT_CACHE_CONTROL },
+	{ "mime-type",		required_argument, NULL, OPT_MIME_TYPE },
 	{ "help",		no_argument,	   NULL, 'h' },
 	{ "version",		no_argument,	   NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
@@ -113,6 +114,8 @@ flags_usage(FILE *f)
 "      --cache-control 'PREFIX VALUE'  Cache-Control on 200, 206 and 304 of\n"
 "                             files below PREFIX; repeatable, the longest\n"
 "                             prefix wins\n"
+"      --mime-type EXT=TYPE   media type of *.EXT, over the built-in table\n"
+"                             and /etc/mime.types; repeatable\n"
 "\n"
 "Logs:\n"
 "      --access-log FILE|-|off     (default -: stdout)\n"

@@ -135,7 +135,7 @@ describe(const struct cfg *cfg, struct file *f, const char *path, size_t plen,
 	    (unsigned long long)st->st_ctim.tv_sec * 1000000000ULL +
 	    (unsigned long long)st->st_ctim.tv_nsec);
 	httpdate_format(st->st_mtime, f->lastmod);
-	f->mime = mime_type(path, plen);
+	f->mime = mime_type_cfg(cfg, path, plen);
 	f->cc = cfg_cache_control_match(cfg, path, plen);
 	f->data = NULL;
 }

@@ -109,5 +109,60 @@ class CacheControlConfig(OpsCase):
         self.assertRegex(err, r'bad\.conf:2: .*cache-control')
 
 
+# --------------------------------------------------------------------------
+# 5. MIME types: --mime-type, the built-in table, /etc/mime.types
+
+def system_types():
+    """/etc/mime.types as {ext: type}, the first line naming an ext."""
+    types = {}
+    try:
+        with open('/etc/mime.types', encoding='utf-8') as f:
+            for line in f:
+                words = line.split()
+                if not words or words[0].startswith('#'):
+                    continue
+                for ext in words[1:]:
+                    types.setdefault(ext.lower(), words[0])
+    except FileNotFoundError:
+        pass
+    return types
+
+
+class MimeTypes(OpsCase):
+    args = ['--mime-type', 'md=text/x-notes', '--mime-type', '.odt=x/y']
+    extra_files = {'doc.odt': b'PK\3\4', 'tool.py': b'print(1)\n',
+                   'sound.wav': b'RIFF', 'notes.md': b'# hi\n',
+                   'page.sxw': b'x'}
+
+    def ctype(self, target):
+        r = self.get(target)
+        self.assertEqual(r.status, 200, r)
+        return r.header('Content-Type')
+
+    def test_extension_only_the_system_file_knows(self):
+        sys_types = system_types()
+        if sys_types.get('sxw') != 'application/vnd.sun.xml.writer':
+            self.skipTest('/etc/mime.types (media-types) lacks sxw')
+        self.assertEqual(self.ctype('/page.sxw'), 'application/vnd.sun.xml.writer')
+
+    def test_system_text_type_gets_the_charset(self):
+        if system_types().get('py') != 'text/x-python':
+            self.skipTest('/etc/mime.types (media-types) lacks py')
+        self.assertEqual(self.ctype('/tool.py'), 'text/x-python; charset=utf-8')
+
+    def test_built_in_table_wins_over_the_system_file(self):
+        # media-types says audio/x-wav; the built-in table says audio/wav
+        self.assertEqual(self.ctype('/sound.wav'), 'audio/wav')
+
+    def test_mime_type_flag_overrides_both(self):
+        self.assertEqual(self.ctype('/notes.md'), 'text/x-notes; charset=utf-8')
+        self.assertEqual(self.ctype('/doc.odt'), 'x/y')
+
+    def test_bad_mime_type_is_a_usage_error(self):
+        rc, out, err = harness.run_cli(['-t', '--mime-type', 'md'])
+        self.assertEqual(rc, 64, err)
+        self.assertIn("mime-type 'md'", err)
+
+
 if __name__ == '__main__':
     harness.main()

@@ -29,6 +29,7 @@ struct file {
 	const struct cfg_cache_control *cc;	/* --cache-control, or NULL */
 	char		*data;		/* the whole file, or NULL */
 	bool		 gz_sibling;	/* FILE.gz exists next to it */
+	bool		 br_sibling;	/* FILE.br exists next to it */
 	bool		 cached;	/* owned by the cache: do not close */
 	/* cache bookkeeping */
 	char		 path[FCACHE_PATH];
@@ -42,16 +43,18 @@ typedef int (*fcache_open_fn)(const char *rel);
 void	fcache_init(fcache_open_fn open_fn);
 /*
  * Returns the cached entry for path (plen bytes, starting with '/'), re-
- * checked when older than a second (the .gz sibling looked for again), or
+ * checked when older than a second (the .gz and .br siblings looked for
+ * again), or
  * NULL (not cached, or the file vanished or changed: another device, inode,
  * size, mtime or ctime; the caller opens it the slow way).
  */
 struct file *fcache_get(const char *path, size_t plen);
 /*
  * Describes fd (stat st) as the file named path (its extension picks the
- * media type, its path the Cache-Control of cfg). With cache (a file asked for by name, not a .gz variant),
- * also looks for its .gz sibling; with a path that fits, the result is
- * then the cache's own entry, which takes fd over; else it is tmp.
+ * media type, its path the Cache-Control of cfg). With cache (a file asked
+ * for by name, not a .gz or .br variant), also looks for its siblings;
+ * with a path that fits, the result is then the cache's own entry, which
+ * takes fd over; else it is tmp.
  * Returns the entry.
  */
 struct file *fcache_fill(const struct cfg *cfg, struct file *tmp,

@@ -3,6 +3,7 @@ directory listings, error pages, .br/.gz siblings chosen by q-value,
 system MIME types, and lost log lines reported.
 """
 
+import gzip
 import os
 import re
 import shutil
@@ -107,6 +108,79 @@ class CacheControlConfig(OpsCase):
         rc, out, err = harness.run_cli(['-t', '-c', bad])
         self.assertEqual(rc, 78, err)
         self.assertRegex(err, r'bad\.conf:2: .*cache-control')
+
+
+# --------------------------------------------------------------------------
+# 4. Precompressed siblings: FILE.br and FILE.gz by Accept-Encoding q-values
+
+JS = b'function f() { return 1; }\n' * 40
+JS_GZ = gzip.compress(JS, mtime=0)
+JS_BR = b'\x1b' + b'not really brotli, but distinct bytes ' * 4
+
+
+class Siblings(OpsCase):
+    args = []
+    extra_files = {'app.js': JS, 'app.js.gz': JS_GZ, 'app.js.br': JS_BR,
+                   'only.txt': b'identity\n', 'only.txt.br': b'BR-ONLY',
+                   'plain.txt': b'no siblings\n'}
+
+    def fetch(self, target, ae=None, status=200, extra=()):
+        hdrs = list(extra)
+        if ae is not None:
+            hdrs.append(('Accept-Encoding', ae))
+        r = self.get(target, headers=hdrs)
+        self.assertEqual(r.status, status, r)
+        return r
+
+    def assert_variant(self, r, enc, body):
+        self.assertEqual(r.header('Content-Encoding'), enc, r)
+        self.assertTrue(r.has_token('Vary', 'Accept-Encoding'), r)
+        self.assertEqual(r.body, body)
+
+    def test_br_preferred_over_gzip_at_equal_q(self):
+        for ae in ('gzip, br', 'br, gzip', '*', 'gzip;q=0.5, br;q=0.5'):
+            self.assert_variant(self.fetch('/app.js', ae), 'br', JS_BR)
+
+    def test_higher_q_wins(self):
+        self.assert_variant(self.fetch('/app.js', 'br;q=0.5, gzip'), 'gzip',
+                            JS_GZ)
+        self.assert_variant(self.fetch('/app.js', 'br;q=0.9, gzip;q=0.8'),
+                            'br', JS_BR)
+
+    def test_br_q0_is_refused(self):
+        self.assert_variant(self.fetch('/app.js', 'br;q=0, gzip'), 'gzip', JS_GZ)
+        self.assert_variant(self.fetch('/app.js', 'br;q=0, *'), 'gzip', JS_GZ)
+        self.assert_variant(self.fetch('/app.js', 'br;q=0, gzip;q=0'), None, JS)
+        self.assert_variant(self.fetch('/only.txt', 'br;q=0.000'), None,
+                            b'identity\n')
+
+    def test_vary_on_identity_of_a_file_with_only_a_br_sibling(self):
+        self.assert_variant(self.fetch('/only.txt'), None, b'identity\n')
+        self.assert_variant(self.fetch('/only.txt', 'gzip'), None, b'identity\n')
+        self.assert_variant(self.fetch('/only.txt', 'br'), 'br', b'BR-ONLY')
+        r = self.fetch('/plain.txt', 'br, gzip')
+        self.assertIsNone(r.header('Vary'), r)
+        self.assertIsNone(r.header('Content-Encoding'), r)
+
+    def test_etags_differ_per_encoding_and_validate_their_own(self):
+        tags = {}
+        for enc, ae in (('identity', None), ('gzip', 'gzip'), ('br', 'br')):
+            tags[enc] = self.fetch('/app.js', ae).header('ETag')
+        self.assertEqual(len(set(tags.values())), 3, tags)
+        r = self.fetch('/app.js', 'br', 304, [('If-None-Match', tags['br'])])
+        self.assertTrue(r.has_token('Vary', 'Accept-Encoding'), r)
+        self.assertEqual(r.header('ETag'), tags['br'])
+        # the br validator does not match the gzip variant
+        self.assert_variant(self.fetch('/app.js', 'gzip', 200,
+                                       [('If-None-Match', tags['br'])]),
+                            'gzip', JS_GZ)
+
+    def test_range_applies_to_the_encoded_bytes(self):
+        r = self.fetch('/app.js', 'br', 206, [('Range', 'bytes=1-10')])
+        self.assert_variant(r, 'br', JS_BR[1:11])
+        self.assertEqual(r.header('Content-Range'), 'bytes 1-10/%d' % len(JS_BR))
+        r = self.fetch('/app.js', 'gzip', 206, [('Range', 'bytes=-4')])
+        self.assert_variant(r, 'gzip', JS_GZ[-4:])
 
 
 # --------------------------------------------------------------------------

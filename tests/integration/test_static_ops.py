@@ -238,5 +238,23 @@ class MimeTypes(OpsCase):
         self.assertIn("mime-type 'md'", err)
 
 
+# --------------------------------------------------------------------------
+# 7. Lost log lines are reported
+
+class LostLogLines(OpsCase):
+    def test_access_log_on_a_full_device(self):
+        srv = self.start_server(['-w', '1'], access_log='/dev/full')
+        self.wait_ready(srv, 1)
+        for _ in range(20):
+            self.assertEqual(self.get('/hello.txt', srv=srv).status, 200)
+        lost = r'access log: 1 line lost: No space left on device'
+        self.assertTrue(srv.wait_log(lost), srv.error_text()[-2000:])
+        for _ in range(20):
+            self.assertEqual(self.get('/hello.txt', srv=srv).status, 200)
+        lines = [l for l in srv.error_lines() if 'lost' in l]
+        self.assertEqual(len(lines), 1, lines)
+        self.assertRegex(lines[0], r' warn worker 1 pid=\d+: ')
+
+
 if __name__ == '__main__':
     harness.main()

@@ -3,9 +3,11 @@
  * Every key of the command line goes through cfg_set(), so the config file
  * and the flags share one parser and one set of error messages.
  */
+#include <sys/stat.h>
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -455,6 +457,96 @@ bad:
 	return -1;
 }
 
+/*
+ * "CODE=FILE" (or "CODE FILE" in a file): the file is read now, whole, so
+ * that an unreadable one is a configuration error at start and at reload,
+ * never a surprise at the first error.
+ */
+static int
+set_error_page(struct cfg *c, const char *val, char *err, size_t errlen)
+{
+	struct cfg_error_page *ep;
+	char num[8];
+	const char *file, *errstr;
+	size_t nlen = strcspn(val, "= \t"), got = 0;
+	struct stat st;
+	long long code;
+	int fd = -1, rc = -1;
+
+	for (file = val + nlen; *file == '=' || *file == ' ' ||
+	    *file == '\t'; file++)
+		;
+	if (nlen == 0 || nlen >= sizeof(num) || *file == '\0') {
+		snprintf(err, errlen, "invalid error-page '%s': expected "
+		    "CODE=FILE", val);
+		return -1;
+	}
+	memcpy(num, val, nlen);
+	num[nlen] = '\0';
+	code = strtonum(num, 400, 599, &errstr);
+	if (errstr != NULL) {
+		snprintf(err, errlen, "invalid error-page '%s': the code must "
+		    "be 400..599", val);
+		return -1;
+	}
+	/* the same code again replaces the earlier page */
+	ep = NULL;
+	for (int i = 0; i < c->nerror_pages; i++)
+		if (c->error_pages[i].code == code)
+			ep = &c->error_pages[i];
+	if (ep == NULL && c->nerror_pages == MAX_ERROR_PAGES) {
+		snprintf(err, errlen, "too many error pages (at most %d)",
+		    MAX_ERROR_PAGES);
+		return -1;
+	}
+	if (ep == NULL)
+		ep = &c->error_pages[c->nerror_pages];
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1 ||
+	    fstat(fd, &st) == -1) {
+		snprintf(err, errlen, "error-page %lld: cannot read %s: %s",
+		    code, file, strerror(errno));
+		goto done;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > ERROR_PAGE_MAX ||
+	    strlen(file) >= sizeof(ep->path)) {
+		snprintf(err, errlen, "error-page %lld: %s is not a regular "
+		    "file of at most %d bytes", code, file, ERROR_PAGE_MAX);
+		goto done;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, ep->body + got, (size_t)st.st_size - got);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(err, errlen, "error-page %lld: cannot read %s: "
+			    "%s", code, file, n == 0 ? "file shrank" :
+			    strerror(errno));
+			goto done;
+		}
+		got += (size_t)n;
+	}
+	ep->code = (int)code;
+	ep->len = got;
+	strlcpy(ep->path, file, sizeof(ep->path));
+	if (ep == &c->error_pages[c->nerror_pages])
+		c->nerror_pages++;
+	rc = 0;
+done:
+	if (fd != -1)
+		close(fd);
+	return rc;
+}
+
+const struct cfg_error_page *
+cfg_error_page(const struct cfg *c, int code)
+{
+	for (int i = 0; i < c->nerror_pages; i++)
+		if (c->error_pages[i].code == code)
+			return &c->error_pages[i];
+	return NULL;
+}
+
 #define SET_MS(field) do {						\
 	if (cfg_parse_seconds(val, &c->field) == -1)			\
 		goto bad_seconds;					\
@@ -661,6 +753,8 @@ set_key(struct cfg *c, const char *key, const char *val, char *err,
 		return set_cache_control(c, val, err, errlen);
 	if (strcmp(key, "mime-type") == 0)
 		return set_mime_type(c, val, err, errlen);
+	if (strcmp(key, "error-page") == 0)
+		return set_error_page(c, val, err, errlen);
 	snprintf(err, errlen, "unknown key '%s'", key);
 	return -1;
 bad_seconds:
@@ -686,6 +780,8 @@ cfg_clear(struct cfg *c, const char *key)
 		c->ncache_control = 0;
 	else if (strcmp(key, "mime-type") == 0)
 		c->nmime_types = 0;
+	else if (strcmp(key, "error-page") == 0)
+		c->nerror_pages = 0;
 }
 
 /* Keys that make no sense in a file. */

@@ -45,6 +45,14 @@ struct cfg_mime_type {
 	char			type[MIME_TYPE_MAX];	/* charset added */
 };
 
+/* An error page is read whole when the configuration is built. */
+struct cfg_error_page {
+	int			code;			/* 400..599 */
+	char			path[PATH_MAX];		/* its name picks the type */
+	size_t			len;
+	char			body[ERROR_PAGE_MAX];
+};
+
 struct cfg {
 	char			docroot[PATH_MAX];
 	struct cfg_listen	listen[MAX_LISTENERS];
@@ -82,6 +90,8 @@ struct cfg {
 	int			ncache_control;
 	struct cfg_mime_type	mime_types[MAX_MIME_TYPES];
 	int			nmime_types;
+	struct cfg_error_page	error_pages[MAX_ERROR_PAGES];
+	int			nerror_pages;
 };
 
 /* Fills c with the built-in defaults (no listener yet: see cfg_finish). */
@@ -131,6 +141,9 @@ int	cfg_parse_seconds(const char *s, int *ms);
  */
 const struct cfg_cache_control *cfg_cache_control_match(const struct cfg *c,
 	    const char *path, size_t plen);
+
+/* The --error-page for status code, or NULL. */
+const struct cfg_error_page *cfg_error_page(const struct cfg *c, int code);
 
 /* Formats a socket address as "1.2.3.4:80", "[::1]:80" or "unix:/p". */
 void	cfg_addr_str(const struct sockaddr *sa, socklen_t len, char *out,

@@ -56,5 +56,7 @@
 #define MIME_EXT_MAX		16	/* longer extensions have no type */
 #define MIME_TYPE_MAX		128	/* one media type, charset included */
 #define MIME_TYPES_FILE		"/etc/mime.types"
+#define MAX_ERROR_PAGES		8	/* --error-page given at most this often */
+#define ERROR_PAGE_MAX		32768	/* an error page file, in bytes */
 
 #endif

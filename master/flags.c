@@ -20,12 +20,12 @@ enum {
 	OPT_MAX_REQUESTS_JITTER, OPT_KEEPALIVE_REQUESTS, OPT_MAX_HEADER_SIZE,
 	OPT_MAX_BODY_SIZE, OPT_BACKLOG, OPT_ACCESS_LOG, OPT_ACCESS_LOG_FORMAT,
 	OPT_ERROR_LOG, OPT_LOG_LEVEL, OPT_MODULE_OPTION, OPT_STATUS_LISTEN,
-	OPT_CACHE_CONTROL, OPT_MIME_TYPE
+	OPT_CACHE_CONTROL, OPT_MIME_TYPE, OPT_ERROR_PAGE
 };
 
 /* Keys that may be given more than once: flags replace the file's list. */
 static const char *repeatable[] = { "listen", "module", "module-option",
-    "cache-control", "mime-type" };
+    "cache-control", "mime-type", "error-page" };
 
 static const struct option longopts[] = {
 	{ "listen",		required_argument, NULL, 'l' },
@@ -59,6 +59,7 @@ static const struct option longopts[] = {
 	{ "log-level",		required_argument, NULL, OPT_LOG_LEVEL },
 	{ "cache-control",	required_argument, NULL, OPT_CACHE_CONTROL },
 	{ "mime-type",		required_argument, NULL, OPT_MIME_TYPE },
+	{ "error-page",		required_argument, NULL, OPT_ERROR_PAGE },
 	{ "help",		no_argument,	   NULL, 'h' },
 	{ "version",		no_argument,	   NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
@@ -116,6 +117,8 @@ flags_usage(FILE *f)
 "                             prefix wins\n"
 "      --mime-type EXT=TYPE   media type of *.EXT, over the built-in table\n"
 "                             and /etc/mime.types; repeatable\n"
+"      --error-page CODE=FILE the body of every CODE (400..599) response the\n"
+"                             server makes itself; read at start and reload\n"
 "\n"
 "Logs:\n"
 "      --access-log FILE|-|off     (default -: stdout)\n"

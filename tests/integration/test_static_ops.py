@@ -111,6 +111,76 @@ class CacheControlConfig(OpsCase):
 
 
 # --------------------------------------------------------------------------
+# 3. Error pages
+
+PAGE1 = b'<!doctype html><title>Not here</title><p>custom 404, take one</p>\n'
+PAGE2 = b'<!doctype html><title>Not here</title><p>take two</p>\n'
+
+
+class ErrorPages(OpsCase):
+    def test_page_for_404_and_a_reload_that_changes_it(self):
+        tmp = self.tmpdir()
+        page = write(tmp, '404.html', PAGE1)
+        conf = write(tmp, 'p.conf', b'workers 1\nerror-page 404 %s\n' %
+                     page.encode())
+        srv = self.start_server(['-c', conf])
+        self.wait_ready(srv, 1)
+        r = self.get('/nope', srv=srv)
+        self.assertEqual(r.status, 404)
+        self.assertEqual(r.body, PAGE1)
+        self.assertEqual(r.header('Content-Type'), 'text/html; charset=utf-8')
+        self.assertIsNone(r.header('Cache-Control'))
+        r = self.get('/nope', srv=srv, method='HEAD')
+        self.assertEqual((r.status, r.header('Content-Length')),
+                         (404, str(len(PAGE1))))
+        # other codes keep the built-in short bodies
+        r = self.get('/emptydir/', srv=srv)
+        self.assertEqual((r.status, r.body), (403, b'403 Forbidden\n'))
+        # the page is read at reload, not per request
+        write(tmp, '404.html', PAGE2)
+        self.assertEqual(self.get('/nope', srv=srv).body, PAGE1)
+        mark = len(srv.error_lines())
+        os.kill(srv.pid, signal.SIGHUP)
+        self.assertTrue(srv.wait_log(r'reload: generation 2 serving',
+                                     start=mark))
+        self.assertTrue(wait_for(
+            lambda: self.get('/nope', srv=srv).body == PAGE2, 10))
+        # a page that became unreadable fails the reload, naming it
+        os.unlink(page)
+        mark = len(srv.error_lines())
+        os.kill(srv.pid, signal.SIGHUP)
+        self.assertTrue(srv.wait_log(
+            r'reload failed, generation 2 keeps serving: .*p\.conf:2: '
+            r'error-page 404: cannot read .*404\.html: No such file',
+            start=mark), srv.error_text()[-1500:])
+        r = self.get('/nope', srv=srv)
+        self.assertEqual((r.status, r.body), (404, PAGE2))
+
+    def test_page_with_its_own_type_for_a_parse_error(self):
+        tmp = self.tmpdir()
+        page = write(tmp, 'bad.json', b'{"error": "bad request"}')
+        srv = self.start_server(['-w', '1', '--error-page', '400=' + page])
+        self.wait_ready(srv, 1)
+        r, c = self.exchange(b'GET / HTTP/1.1\r\nHost: a\r\nBad Header: x\r\n\r\n',
+                             srv=srv)
+        self.assertEqual(r.status, 400)
+        self.assertEqual(r.header('Content-Type'), 'application/json')
+        self.assertEqual(r.body, b'{"error": "bad request"}')
+
+    def test_unreadable_page_is_a_config_error(self):
+        rc, out, err = harness.run_cli(['-t', '--error-page',
+                                        '404=/nonexistent/404.html'])
+        self.assertNotEqual(rc, 0)
+        self.assertIn('/nonexistent/404.html', err)
+        tmp = self.tmpdir()
+        conf = write(tmp, 'p.conf', b'workers 1\nerror-page 404 nope.html\n')
+        rc, out, err = harness.run_cli(['-t', '-c', conf], cwd=tmp)
+        self.assertEqual(rc, 78, err)
+        self.assertRegex(err, r'p\.conf:2: error-page 404: cannot read '
+                         r'nope\.html: No such file')
+
+
+# --------------------------------------------------------------------------
 # 4. Precompressed siblings: FILE.br and FILE.gz by Accept-Encoding q-values
 
 JS = b'function f() { return 1; }\n' * 40

@@ -4,6 +4,7 @@
  */
 #include <arpa/inet.h>
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -263,6 +264,52 @@ START_TEST(test_cache_control)
 }
 END_TEST
 
+/* Read whole when set; a bad code or an unreadable file is refused. */
+START_TEST(test_error_page)
+{
+	char path[] = "/tmp/check_cfg_XXXXXX", conf[] = "/tmp/check_cfg_XXXXXX";
+	char line[128];
+	int fd = mkstemp(path);
+	const struct cfg_error_page *ep;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "<p>gone</p>\n", 12), 12);
+	close(fd);
+	snprintf(line, sizeof(line), "404=%s", path);
+	ck_assert_int_eq(cfg_set(&c, "error-page", line, err, sizeof(err)), 0);
+	ep = cfg_error_page(&c, 404);
+	ck_assert_ptr_nonnull(ep);
+	ck_assert_int_eq(ep->len, 12);
+	ck_assert_int_eq(memcmp(ep->body, "<p>gone</p>\n", 12), 0);
+	ck_assert_str_eq(ep->path, path);
+	ck_assert_ptr_null(cfg_error_page(&c, 403));
+	snprintf(line, sizeof(line), "399=%s", path);
+	ck_assert_int_eq(cfg_set(&c, "error-page", line, err, sizeof(err)), -1);
+	ck_assert_int_eq(cfg_set(&c, "error-page", "404", err, sizeof(err)), -1);
+	ck_assert_int_eq(cfg_set(&c, "error-page", "500=/nonexistent/x.html",
+	    err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "/nonexistent/x.html") != NULL &&
+	    strstr(err, "No such file") != NULL, "%s", err);
+	ck_assert_int_eq(cfg_set(&c, "error-page", "500=/tmp", err,
+	    sizeof(err)), -1);
+	ck_assert_int_eq(c.nerror_pages, 1);
+
+	/* from a file: FILE:LINE names it */
+	fd = mkstemp(conf);
+	ck_assert_int_ge(fd, 0);
+	dprintf(fd, "workers 1\nerror-page 404 %s\nerror-page 503 /nope\n",
+	    path);
+	close(fd);
+	ck_assert_int_eq(cfg_load_file(&c, conf, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, ":3: ") != NULL && strstr(err, "/nope") !=
+	    NULL, "%s", err);
+	unlink(conf);
+	unlink(path);
+	cfg_clear(&c, "error-page");
+	ck_assert_ptr_null(cfg_error_page(&c, 404));
+}
+END_TEST
+
 int
 main(void)
 {
@@ -280,6 +327,7 @@ main(void)
 	tcase_add_test(tc, test_zero_timeouts);
 	tcase_add_test(tc, test_zero_timeout_in_file);
 	tcase_add_test(tc, test_cache_control);
+	tcase_add_test(tc, test_error_page);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

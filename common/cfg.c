@@ -733,14 +733,16 @@ set_key(struct cfg *c, const char *key, const char *val, char *err,
 		    sizeof(c->group));
 		return 0;
 	}
-	if (strcmp(key, "daemon") == 0) {
+	if (strcmp(key, "daemon") == 0 || strcmp(key, "autoindex") == 0) {
+		int *dst = key[0] == 'd' ? &c->daemon : &c->autoindex;
+
 		if (strcmp(val, "on") == 0 || strcmp(val, "yes") == 0)
-			c->daemon = 1;
+			*dst = 1;
 		else if (strcmp(val, "off") == 0 || strcmp(val, "no") == 0)
-			c->daemon = 0;
+			*dst = 0;
 		else {
-			snprintf(err, errlen, "invalid value '%s' for daemon: "
-			    "must be on or off", val);
+			snprintf(err, errlen, "invalid value '%s' for %s: "
+			    "must be on or off", val, key);
 			return -1;
 		}
 		return 0;

@@ -92,6 +92,7 @@ struct cfg {
 	int			nmime_types;
 	struct cfg_error_page	error_pages[MAX_ERROR_PAGES];
 	int			nerror_pages;
+	int			autoindex;		/* --autoindex */
 };
 
 /* Fills c with the built-in defaults (no listener yet: see cfg_finish). */

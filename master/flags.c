@@ -20,7 +20,7 @@ enum {
 	OPT_MAX_REQUESTS_JITTER, OPT_KEEPALIVE_REQUESTS, OPT_MAX_HEADER_SIZE,
 	OPT_MAX_BODY_SIZE, OPT_BACKLOG, OPT_ACCESS_LOG, OPT_ACCESS_LOG_FORMAT,
 	OPT_ERROR_LOG, OPT_LOG_LEVEL, OPT_MODULE_OPTION, OPT_STATUS_LISTEN,
-	OPT_CACHE_CONTROL, OPT_MIME_TYPE, OPT_ERROR_PAGE
+	OPT_CACHE_CONTROL, OPT_MIME_TYPE, OPT_ERROR_PAGE, OPT_AUTOINDEX
 };
 
 /* Keys that may be given more than once: flags replace the file's list. */
@@ -60,6 +60,7 @@ static const struct option longopts[] = {
 	{ "cache-control",	required_argument, NULL, OPT_CACHE_CONTROL },
 	{ "mime-type",		required_argument, NULL, OPT_MIME_TYPE },
 	{ "error-page",		required_argument, NULL, OPT_ERROR_PAGE },
+	{ "autoindex",		no_argument,	   NULL, OPT_AUTOINDEX },
 	{ "help",		no_argument,	   NULL, 'h' },
 	{ "version",		no_argument,	   NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
@@ -112,6 +113,8 @@ flags_usage(FILE *f)
 "      --module-option 'PREFIX KEY VALUE'  an option for that module\n"
 "\n"
 "Static files:\n"
+"      --autoindex            list a directory that has no index.html\n"
+"                             (HTML, or JSON with ?format=json)\n"
 "      --cache-control 'PREFIX VALUE'  Cache-Control on 200, 206 and 304 of\n"
 "                             files below PREFIX; repeatable, the longest\n"
 "                             prefix wins\n"
@@ -211,6 +214,10 @@ flags_parse(int argc, char **argv, struct cfg *c, struct flags_out *out,
 		case 'u':
 			key = "user";
 			break;
+		case OPT_AUTOINDEX:
+			if (cfg_set(c, "autoindex", "on", err, errlen) == -1)
+				return -1;
+			continue;
 		case ':':
 			snprintf(err, errlen, "option %s needs a value",
 			    argv[optind - 1]);

@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "autoindex.h"
 #include "cond.h"
 #include "fcache.h"
 #include "httpdate.h"
@@ -332,9 +333,28 @@ pick_variant(struct conn *c, const struct file *f, struct file *tmp,
 	return NULL;
 }
 
+/* The query (qlen bytes, '?' first) holds the parameter format=json. */
+static bool
+wants_json(const char *query, size_t qlen)
+{
+	size_t i = 1;
+
+	while (i < qlen) {
+		size_t n = 0;
+
+		while (i + n < qlen && query[i + n] != '&')
+			n++;
+		if (n == 11 && memcmp(query + i, "format=json", 11) == 0)
+			return true;
+		i += n + 1;
+	}
+	return false;
+}
+
 /*
  * Opens path the slow way. Returns 0 with *out set, or a status; a
- * directory named without its slash gets its 301 here (returns -1).
+ * directory named without its slash gets its 301 here, and one without
+ * index.html its listing with --autoindex (both return -1).
  */
 static int
 open_file(struct conn *c, struct file *tmp, char *path, size_t plen,
@@ -346,9 +366,15 @@ open_file(struct conn *c, struct file *tmp, char *path, size_t plen,
 	if ((fd = open_beneath(path + 1)) == -1) {
 		e = errno;
 		if (index && e == ENOENT) {
-			/* index.html missing: 403 if the directory exists */
+			/* index.html missing: 403 (or the listing) if the
+			 * directory exists */
 			path[plen - 10] = '\0';
 			fd = open_beneath(plen == 11 ? "." : path + 1);
+			if (fd != -1 && c->cfg->autoindex) {
+				rc = autoindex_serve(c, fd, path, plen - 10,
+				    wants_json(query, qlen), open_beneath);
+				return rc == 0 ? -1 : rc;
+			}
 			path[plen - 10] = 'i';
 			if (fd != -1) {
 				close(fd);

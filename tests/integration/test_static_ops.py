@@ -4,11 +4,14 @@ system MIME types, and lost log lines reported.
 """
 
 import gzip
+import html.parser
+import json
 import os
 import re
 import shutil
 import signal
 import tempfile
+import urllib.parse
 
 import sys
 sys.dont_write_bytecode = True    # keep the source tree clean
@@ -108,6 +111,121 @@ class CacheControlConfig(OpsCase):
         rc, out, err = harness.run_cli(['-t', '-c', bad])
         self.assertEqual(rc, 78, err)
         self.assertRegex(err, r'bad\.conf:2: .*cache-control')
+
+
+# --------------------------------------------------------------------------
+# 2. Directory listings
+
+ODD = 'a<b&"c d'
+RAW = b'raw\xff\xfename.bin'     # not UTF-8
+
+
+class Links(html.parser.HTMLParser):
+    """The (href, text) of every <a>, and all the text of the page."""
+
+    def __init__(self):
+        super().__init__()
+        self.links, self.text, self._href = [], [], None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == 'a':
+            self._href = dict(attrs)['href']
+
+    def handle_data(self, data):
+        self.text.append(data)
+        if self._href is not None:
+            self.links.append((self._href, data))
+            self._href = None
+
+
+class Listing(OpsCase):
+    args = []           # the shared server: no --autoindex
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # names with odd bytes, made through bytes paths
+        root = tempfile.mkdtemp(prefix='pfk-list-')
+        cls.addClassCleanup(shutil.rmtree, root, True)
+        d = os.path.join(root.encode(), b'd')
+        os.makedirs(os.path.join(d, b'zsub'))
+        os.makedirs(os.path.join(d, b'Asub'))
+        for name, data in ((ODD.encode(), b'odd\n'), (RAW, b'raw bytes\n'),
+                           (b'.dotfile', b'hidden\n'), (b'b.txt', b'bb\n'),
+                           (b'B.txt', b'BB\n')):
+            with open(os.path.join(d, name), 'wb') as f:
+                f.write(data)
+        with open(os.path.join(d, b'zsub', b'index.html'), 'wb') as f:
+            f.write(b'zsub index\n')
+        os.symlink(b'/etc/passwd', os.path.join(d, b'outside'))
+        os.symlink(b'b.txt', os.path.join(d, b'inside'))
+        srv = Server()
+        cls.addClassCleanup(srv.cleanup)
+        srv.start(['-w', '1', '--autoindex'], root)
+        cls.lsrv = srv
+
+    def page(self, target, status=200):
+        r = self.get(target, srv=self.lsrv)
+        self.assertEqual(r.status, status, r)
+        return r
+
+    def test_html_listing(self):
+        r = self.page('/d/')
+        self.assertEqual(r.header('Content-Type'), 'text/html; charset=utf-8')
+        body = r.body.decode('utf-8')      # valid UTF-8 whatever the names
+        p = Links()
+        p.feed(body)
+        texts = [t for _, t in p.links]
+        # parent first, directories, then names in byte order
+        self.assertEqual(texts, ['../', 'Asub/', 'zsub/', 'B.txt', ODD,
+                                 'b.txt', 'inside',
+                                 'raw\ufffd\ufffdname.bin'], body)
+        self.assertNotIn('dotfile', body)
+        self.assertNotIn('outside', body)   # a link that leaves the root
+        self.assertNotIn('<b&', body)       # escaped, not markup
+        self.assertIn('a&lt;b&amp;&quot;c d', body)
+        self.assertRegex(body, r'>b\.txt</a></td><td>3</td><td>'
+                         r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ<')
+        # every link fetches what it names, odd bytes included
+        want = {ODD: b'odd\n', 'raw\ufffd\ufffdname.bin': b'raw bytes\n',
+                'b.txt': b'bb\n', 'B.txt': b'BB\n', 'inside': b'bb\n',
+                'zsub/': b'zsub index\n'}
+        for href, text in p.links:
+            if text in want:
+                self.assertRegex(href, r'^[A-Za-z0-9._~%/-]+$')
+                self.assertEqual(self.page('/d/' + href).body, want[text], href)
+
+    def test_json_listing(self):
+        r = self.page('/d/?format=json')
+        self.assertEqual(r.header('Content-Type'), 'application/json')
+        items = json.loads(r.body.decode('utf-8'))
+        self.assertEqual([i['name'] for i in items],
+                         ['Asub', 'zsub', 'B.txt', ODD, 'b.txt', 'inside',
+                          'raw\ufffd\ufffdname.bin'])
+        odd = items[3]
+        self.assertEqual((odd['type'], odd['size']), ('file', 4))
+        self.assertEqual(items[0]['type'], 'directory')
+        self.assertIsNone(items[0]['size'])
+        self.assertRegex(odd['mtime'], r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$')
+        raw = items[6]
+        self.assertEqual(urllib.parse.unquote_to_bytes(raw['href']), RAW)
+        self.assertEqual(self.page('/d/' + raw['href']).body, b'raw bytes\n')
+        self.assertEqual(self.page('/d/?a=1&format=json').header('Content-Type'),
+                         'application/json')
+
+    def test_root_has_no_parent_link(self):
+        body = self.page('/').body.decode()
+        self.assertNotIn('../', body)
+        self.assertIn('href="d/"', body)
+
+    def test_head_and_index_html_first(self):
+        r = self.get('/d/', method='HEAD', srv=self.lsrv)
+        self.assertEqual(r.status, 200)
+        self.assertGreater(int(r.header('Content-Length')), 100)
+        self.assertEqual(self.page('/d/zsub/').body, b'zsub index\n')
+
+    def test_off_by_default(self):
+        self.assertEqual(self.get('/emptydir/').status, 403)
 
 
 # --------------------------------------------------------------------------

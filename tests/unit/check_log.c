@@ -60,6 +60,37 @@ START_TEST(test_access_log_on_dev_full)
 }
 END_TEST
 
+/* The error log on a full device: the warning goes to stderr instead. */
+START_TEST(test_error_log_on_dev_full)
+{
+	char path[] = "/tmp/check_log_XXXXXX", buf[4096];
+	struct cfg c;
+	char err[256];
+	int fd = mkstemp(path);
+	ssize_t n;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	close(fd);
+	cfg_defaults(&c);
+	strlcpy(c.access_log, "off", sizeof(c.access_log));
+	strlcpy(c.error_log, "/dev/full", sizeof(c.error_log));
+	ck_assert_msg(log_open(&c, err, sizeof(err)) == 0, "%s", err);
+	for (int i = 0; i < 3; i++)
+		log_warnx("line %d", i);
+	fd = open(path, O_RDONLY);
+	unlink(path);
+	ck_assert_int_ge(fd, 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	ck_assert_msg(strchr(buf, '\n') == buf + n - 1 && strstr(buf,
+	    "error log: 1 line lost: No space left on device") != NULL,
+	    "%s", buf);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -70,6 +101,7 @@ main(void)
 
 	tcase_add_test(tc, test_lost_due);
 	tcase_add_test(tc, test_access_log_on_dev_full);
+	tcase_add_test(tc, test_error_log_on_dev_full);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

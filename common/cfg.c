@@ -3,15 +3,18 @@
  * Every key of the command line goes through cfg_set(), so the config file
  * and the flags share one parser and one set of error messages.
  */
+#include <sys/stat.h>
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cfg.h"
@@ -331,6 +334,219 @@ set_module_option(struct cfg *c, const char *val, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * "PREFIX VALUE": the value is the rest and goes out as it is, so it may
+ * hold no control bytes (a CR or LF would split the response head).
+ */
+static int
+set_cache_control(struct cfg *c, const char *val, char *err, size_t errlen)
+{
+	struct cfg_cache_control *cc;
+	size_t plen = strcspn(val, " \t");
+	const char *v;
+
+	if (c->ncache_control == MAX_CACHE_CONTROL) {
+		snprintf(err, errlen, "too many cache-control entries (at most "
+		    "%d)", MAX_CACHE_CONTROL);
+		return -1;
+	}
+	for (v = val + plen; *v == ' ' || *v == '\t'; v++)
+		;
+	cc = &c->cache_control[c->ncache_control];
+	if (check_prefix(val, plen) || *v == '\0' ||
+	    strlen(v) >= sizeof(cc->value))
+		goto bad;
+	for (const char *p = v; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			goto bad;
+	if (plen > 1 && val[plen - 1] == '/')
+		plen--;		/* "/assets/" is "/assets" and below */
+	for (int i = 0; i < c->ncache_control; i++)
+		if (strlen(c->cache_control[i].prefix) == plen &&
+		    strncmp(c->cache_control[i].prefix, val, plen) == 0) {
+			snprintf(err, errlen, "cache-control prefix '%.*s' given "
+			    "twice", (int)plen, val);
+			return -1;
+		}
+	memcpy(cc->prefix, val, plen);
+	cc->prefix[plen] = '\0';
+	strlcpy(cc->value, v, sizeof(cc->value));
+	c->ncache_control++;
+	return 0;
+bad:
+	snprintf(err, errlen, "invalid cache-control '%s': expected "
+	    "'PREFIX VALUE' with PREFIX starting with '/'", val);
+	return -1;
+}
+
+const struct cfg_cache_control *
+cfg_cache_control_match(const struct cfg *c, const char *path, size_t plen)
+{
+	const struct cfg_cache_control *best = NULL;
+	size_t blen = 0;
+
+	for (int i = 0; i < c->ncache_control; i++) {
+		const struct cfg_cache_control *cc = &c->cache_control[i];
+		size_t n = strlen(cc->prefix);
+
+		/* "/" matches every path; "/a" matches "/a" and "/a/..." */
+		if (n > plen || memcmp(cc->prefix, path, n) != 0 ||
+		    (n > 1 && n < plen && path[n] != '/'))
+			continue;
+		if (best == NULL || n > blen) {
+			best = cc;
+			blen = n;
+		}
+	}
+	return best;
+}
+
+/*
+ * "EXT=TYPE" (or "EXT TYPE" in a file); a leading '.' is allowed. A text
+ * type without parameters gets "; charset=utf-8" as the built-in ones do.
+ */
+static int
+set_mime_type(struct cfg *c, const char *val, char *err, size_t errlen)
+{
+	struct cfg_mime_type *m;
+	char type[MIME_TYPE_MAX];
+	const char *t;
+	size_t elen, i;
+
+	if (c->nmime_types == MAX_MIME_TYPES) {
+		snprintf(err, errlen, "too many mime-type entries (at most %d)",
+		    MAX_MIME_TYPES);
+		return -1;
+	}
+	if (*val == '.')
+		val++;
+	elen = strcspn(val, "= \t");
+	for (t = val + elen; *t == '=' || *t == ' ' || *t == '\t'; t++)
+		;
+	if (elen == 0 || elen > MIME_EXT_MAX || strchr(t, '/') == NULL ||
+	    *t == '/')
+		goto bad;
+	for (i = 0; i < elen; i++)
+		if ((unsigned char)val[i] <= ' ' || val[i] == '.' ||
+		    val[i] == '/' || val[i] == 0x7f)
+			goto bad;
+	for (const char *p = t; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			goto bad;
+	if ((strncasecmp(t, "text/", 5) == 0 && strchr(t, ';') == NULL ?
+	    snprintf(type, sizeof(type), "%s; charset=utf-8", t) :
+	    snprintf(type, sizeof(type), "%s", t)) >= (int)sizeof(type))
+		goto bad;
+	/* a later entry for the same extension replaces the earlier one */
+	m = &c->mime_types[c->nmime_types];
+	for (int k = 0; k < c->nmime_types; k++)
+		if (strlen(c->mime_types[k].ext) == elen &&
+		    strncasecmp(c->mime_types[k].ext, val, elen) == 0)
+			m = &c->mime_types[k];
+	strlcpy(m->type, type, sizeof(m->type));
+	for (i = 0; i < elen; i++)
+		m->ext[i] = (char)(val[i] >= 'A' && val[i] <= 'Z' ?
+		    val[i] + 'a' - 'A' : val[i]);
+	m->ext[elen] = '\0';
+	if (m == &c->mime_types[c->nmime_types])
+		c->nmime_types++;
+	return 0;
+bad:
+	snprintf(err, errlen, "invalid mime-type '%s': expected EXT=TYPE, "
+	    "such as md=text/markdown", val);
+	return -1;
+}
+
+/*
+ * "CODE=FILE" (or "CODE FILE" in a file): the file is read now, whole, so
+ * that an unreadable one is a configuration error at start and at reload,
+ * never a surprise at the first error.
+ */
+static int
+set_error_page(struct cfg *c, const char *val, char *err, size_t errlen)
+{
+	struct cfg_error_page *ep;
+	char num[8];
+	const char *file, *errstr;
+	size_t nlen = strcspn(val, "= \t"), got = 0;
+	struct stat st;
+	long long code;
+	int fd = -1, rc = -1;
+
+	for (file = val + nlen; *file == '=' || *file == ' ' ||
+	    *file == '\t'; file++)
+		;
+	if (nlen == 0 || nlen >= sizeof(num) || *file == '\0') {
+		snprintf(err, errlen, "invalid error-page '%s': expected "
+		    "CODE=FILE", val);
+		return -1;
+	}
+	memcpy(num, val, nlen);
+	num[nlen] = '\0';
+	code = strtonum(num, 400, 599, &errstr);
+	if (errstr != NULL) {
+		snprintf(err, errlen, "invalid error-page '%s': the code must "
+		    "be 400..599", val);
+		return -1;
+	}
+	/* the same code again replaces the earlier page */
+	ep = NULL;
+	for (int i = 0; i < c->nerror_pages; i++)
+		if (c->error_pages[i].code == code)
+			ep = &c->error_pages[i];
+	if (ep == NULL && c->nerror_pages == MAX_ERROR_PAGES) {
+		snprintf(err, errlen, "too many error pages (at most %d)",
+		    MAX_ERROR_PAGES);
+		return -1;
+	}
+	if (ep == NULL)
+		ep = &c->error_pages[c->nerror_pages];
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1 ||
+	    fstat(fd, &st) == -1) {
+		snprintf(err, errlen, "error-page %lld: cannot read %s: %s",
+		    code, file, strerror(errno));
+		goto done;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > ERROR_PAGE_MAX ||
+	    strlen(file) >= sizeof(ep->path)) {
+		snprintf(err, errlen, "error-page %lld: %s is not a regular "
+		    "file of at most %d bytes", code, file, ERROR_PAGE_MAX);
+		goto done;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, ep->body + got, (size_t)st.st_size - got);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(err, errlen, "error-page %lld: cannot read %s: "
+			    "%s", code, file, n == 0 ? "file shrank" :
+			    strerror(errno));
+			goto done;
+		}
+		got += (size_t)n;
+	}
+	ep->code = (int)code;
+	ep->len = got;
+	strlcpy(ep->path, file, sizeof(ep->path));
+	if (ep == &c->error_pages[c->nerror_pages])
+		c->nerror_pages++;
+	rc = 0;
+done:
+	if (fd != -1)
+		close(fd);
+	return rc;
+}
+
+const struct cfg_error_page *
+cfg_error_page(const struct cfg *c, int code)
+{
+	for (int i = 0; i < c->nerror_pages; i++)
+		if (c->error_pages[i].code == code)
+			return &c->error_pages[i];
+	return NULL;
+}
+
 #define SET_MS(field) do {						\
 	if (cfg_parse_seconds(val, &c->field) == -1)			\
 		goto bad_seconds;					\
@@ -517,14 +733,16 @@ set_key(struct cfg *c, const char *key, const char *val, char *err,
 		    sizeof(c->group));
 		return 0;
 	}
-	if (strcmp(key, "daemon") == 0) {
+	if (strcmp(key, "daemon") == 0 || strcmp(key, "autoindex") == 0) {
+		int *dst = key[0] == 'd' ? &c->daemon : &c->autoindex;
+
 		if (strcmp(val, "on") == 0 || strcmp(val, "yes") == 0)
-			c->daemon = 1;
+			*dst = 1;
 		else if (strcmp(val, "off") == 0 || strcmp(val, "no") == 0)
-			c->daemon = 0;
+			*dst = 0;
 		else {
-			snprintf(err, errlen, "invalid value '%s' for daemon: "
-			    "must be on or off", val);
+			snprintf(err, errlen, "invalid value '%s' for %s: "
+			    "must be on or off", val, key);
 			return -1;
 		}
 		return 0;
@@ -533,6 +751,12 @@ set_key(struct cfg *c, const char *key, const char *val, char *err,
 		return set_module(c, val, err, errlen);
 	if (strcmp(key, "module-option") == 0)
 		return set_module_option(c, val, err, errlen);
+	if (strcmp(key, "cache-control") == 0)
+		return set_cache_control(c, val, err, errlen);
+	if (strcmp(key, "mime-type") == 0)
+		return set_mime_type(c, val, err, errlen);
+	if (strcmp(key, "error-page") == 0)
+		return set_error_page(c, val, err, errlen);
 	snprintf(err, errlen, "unknown key '%s'", key);
 	return -1;
 bad_seconds:
@@ -554,6 +778,12 @@ cfg_clear(struct cfg *c, const char *key)
 		c->nmodules = 0;
 	else if (strcmp(key, "module-option") == 0)
 		c->nmodule_options = 0;
+	else if (strcmp(key, "cache-control") == 0)
+		c->ncache_control = 0;
+	else if (strcmp(key, "mime-type") == 0)
+		c->nmime_types = 0;
+	else if (strcmp(key, "error-page") == 0)
+		c->nerror_pages = 0;
 }
 
 /* Keys that make no sense in a file. */

@@ -35,6 +35,24 @@ struct cfg_module_option {
 	char			value[MODULE_OPTION_MAX];
 };
 
+struct cfg_cache_control {
+	char			prefix[MODULE_PREFIX_MAX];	/* "/assets" */
+	char			value[CACHE_CONTROL_MAX];
+};
+
+struct cfg_mime_type {
+	char			ext[MIME_EXT_MAX + 1];	/* lower case, no dot */
+	char			type[MIME_TYPE_MAX];	/* charset added */
+};
+
+/* An error page is read whole when the configuration is built. */
+struct cfg_error_page {
+	int			code;			/* 400..599 */
+	char			path[PATH_MAX];		/* its name picks the type */
+	size_t			len;
+	char			body[ERROR_PAGE_MAX];
+};
+
 struct cfg {
 	char			docroot[PATH_MAX];
 	struct cfg_listen	listen[MAX_LISTENERS];
@@ -68,6 +86,13 @@ struct cfg {
 	int			nmodules;
 	struct cfg_module_option module_options[MAX_MODULE_OPTIONS];
 	int			nmodule_options;
+	struct cfg_cache_control cache_control[MAX_CACHE_CONTROL];
+	int			ncache_control;
+	struct cfg_mime_type	mime_types[MAX_MIME_TYPES];
+	int			nmime_types;
+	struct cfg_error_page	error_pages[MAX_ERROR_PAGES];
+	int			nerror_pages;
+	int			autoindex;		/* --autoindex */
 };
 
 /* Fills c with the built-in defaults (no listener yet: see cfg_finish). */
@@ -110,6 +135,16 @@ int	cfg_read_slice_ms(const struct cfg *c);
 
 /* Parses decimal seconds ("5", "0.25") into milliseconds. Returns 0 or -1. */
 int	cfg_parse_seconds(const char *s, int *ms);
+
+/*
+ * The --cache-control entry for a normalised path (plen bytes): the
+ * longest prefix that matches at a segment boundary, or NULL.
+ */
+const struct cfg_cache_control *cfg_cache_control_match(const struct cfg *c,
+	    const char *path, size_t plen);
+
+/* The --error-page for status code, or NULL. */
+const struct cfg_error_page *cfg_error_page(const struct cfg *c, int code);
 
 /* Formats a socket address as "1.2.3.4:80", "[::1]:80" or "unix:/p". */
 void	cfg_addr_str(const struct sockaddr *sa, socklen_t len, char *out,

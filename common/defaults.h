@@ -49,4 +49,14 @@
 
 #define PATH_BUF_SIZE		4096
 
+/* static files */
+#define MAX_CACHE_CONTROL	32	/* --cache-control given at most this often */
+#define CACHE_CONTROL_MAX	256	/* one Cache-Control value */
+#define MAX_MIME_TYPES		64	/* --mime-type given at most this often */
+#define MIME_EXT_MAX		16	/* longer extensions have no type */
+#define MIME_TYPE_MAX		128	/* one media type, charset included */
+#define MIME_TYPES_FILE		"/etc/mime.types"
+#define MAX_ERROR_PAGES		8	/* --error-page given at most this often */
+#define ERROR_PAGE_MAX		32768	/* an error page file, in bytes */
+
 #endif

@@ -2,6 +2,13 @@
  * log - error-log lines "TIME LEVEL ROLE pid=PID: message" written with
  * one write() on an O_APPEND descriptor, so that lines of the master and
  * of every worker never interleave.
+ *
+ * A line that cannot be written (disk full, a file system gone) is not
+ * retried: the request goes on, the line is counted, and one warning per
+ * minute per process says how many were lost and why. The warning goes to
+ * the error log; when that fails too and the error log is a file, to
+ * standard error (the master's, unless daemonized: /dev/null); when it is
+ * standard error itself, the count waits for the next minute.
  */
 #include <sys/stat.h>
 #include <errno.h>
@@ -24,6 +31,19 @@ static bool		 owner_set;
 static uid_t		 owner_uid;
 
 static const char *level_names[] = { "debug", "info", "warn", "error" };
+
+/* Lines one log lost since its last report. */
+struct lost {
+	const char		*name;
+	unsigned long long	 n;
+	int			 err;	/* errno of the last loss; 0: short */
+};
+
+static struct lost	 lost_access = { "access log", 0, 0 };
+static struct lost	 lost_error = { "error log", 0, 0 };
+static time_t		 lost_next;	/* no report before (monotonic s) */
+
+static void	lost_report(void);
 
 /*
  * Opens path for appending, or returns dflt for "-" and -1 for "off".
@@ -103,6 +123,9 @@ void
 log_set_role(int r)
 {
 	role = r;
+	/* a new process: its parent's losses are the parent's to report */
+	lost_access.n = lost_error.n = 0;
+	lost_next = 0;
 }
 
 void
@@ -124,50 +147,132 @@ log_access_fd(void)
 	return access_fd;
 }
 
+/* Counts one lost line; n is what write() returned. */
+static void
+lost_count(struct lost *l, ssize_t n, int err)
+{
+	l->n++;
+	l->err = n < 0 ? err : 0;
+}
+
 void
 log_access_write(const char *line, size_t len)
 {
-	if (access_fd != -1)
-		(void)write(access_fd, line, len);
+	ssize_t n;
+
+	if (access_fd == -1)
+		return;
+	if ((n = write(access_fd, line, len)) != (ssize_t)len)
+		lost_count(&lost_access, n, errno);
+	/* nothing lost: no clock read, nothing more on the hot path */
+	if (lost_access.n > 0 || lost_error.n > 0)
+		lost_report();
+}
+
+int
+log_lost_due(time_t now, time_t *next)
+{
+	if (now < *next)
+		return 0;
+	*next = now + LOG_LOST_REPORT_S;
+	return 1;
+}
+
+/* Formats one line into line (size bytes, size > 64); returns its length. */
+static int
+format_line(char *line, size_t size, enum log_level level, int with_errno,
+    int saved, const char *fmt, va_list ap)
+{
+	struct timespec ts;
+	struct tm tm;
+	int n, m;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = snprintf(line, size,
+	    "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, level_names[level]);
+	if (role == LOG_ROLE_MASTER)
+		n += snprintf(line + n, size - n, "master pid=%d: ",
+		    (int)getpid());
+	else if (role == LOG_ROLE_STATUS)
+		n += snprintf(line + n, size - n, "status pid=%d: ",
+		    (int)getpid());
+	else
+		n += snprintf(line + n, size - n, "worker %d pid=%d: ",
+		    role, (int)getpid());
+	m = vsnprintf(line + n, size - n, fmt, ap);
+	if (m < 0)
+		m = 0;
+	n = n + m >= (int)size - 1 ? (int)size - 2 : n + m;
+	if (with_errno)
+		n += snprintf(line + n, size - n, ": %s", strerror(saved));
+	if (n >= (int)size - 1)
+		n = (int)size - 2;
+	line[n++] = '\n';
+	return n;
 }
 
 static void
 vlog(enum log_level level, int with_errno, const char *fmt, va_list ap)
 {
 	char line[2048];
-	struct timespec ts;
-	struct tm tm;
-	int n, m, saved = errno;
+	ssize_t w;
+	int n, saved = errno;
 
 	if (level < min_level)
 		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = snprintf(line, sizeof(line),
-	    "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, level_names[level]);
-	if (role == LOG_ROLE_MASTER)
-		n += snprintf(line + n, sizeof(line) - n, "master pid=%d: ",
-		    (int)getpid());
-	else if (role == LOG_ROLE_STATUS)
-		n += snprintf(line + n, sizeof(line) - n, "status pid=%d: ",
-		    (int)getpid());
-	else
-		n += snprintf(line + n, sizeof(line) - n, "worker %d pid=%d: ",
-		    role, (int)getpid());
-	m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-	if (m < 0)
-		m = 0;
-	n = n + m >= (int)sizeof(line) - 1 ? (int)sizeof(line) - 2 : n + m;
-	if (with_errno)
-		n += snprintf(line + n, sizeof(line) - n, ": %s",
-		    strerror(saved));
-	if (n >= (int)sizeof(line) - 1)
-		n = (int)sizeof(line) - 2;
-	line[n++] = '\n';
-	(void)write(error_fd, line, (size_t)n);
+	n = format_line(line, sizeof(line), level, with_errno, saved, fmt, ap);
+	if ((w = write(error_fd, line, (size_t)n)) != n)
+		lost_count(&lost_error, w, errno);
+	if (lost_access.n > 0 || lost_error.n > 0)
+		lost_report();
 	errno = saved;
+}
+
+static void
+report_line(const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = format_line(line, sizeof(line), LOG_LEVEL_WARN, 0, 0, fmt, ap);
+	va_end(ap);
+	if (write(error_fd, line, (size_t)n) == n)
+		return;
+	if (error_fd != STDERR_FILENO)
+		(void)write(STDERR_FILENO, line, (size_t)n);
+	else
+		lost_error.n++;		/* said next time, with the rest */
+}
+
+/*
+ * Once a minute at most (CLOCK_MONOTONIC_COARSE: a vDSO read, no
+ * syscall, and only while something is lost), says what each log lost.
+ */
+static void
+lost_report(void)
+{
+	struct lost *logs[] = { &lost_access, &lost_error };
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	if (LOG_LEVEL_WARN < min_level || !log_lost_due(ts.tv_sec, &lost_next))
+		return;
+	for (size_t i = 0; i < sizeof(logs) / sizeof(logs[0]); i++) {
+		struct lost *l = logs[i];
+		unsigned long long n = l->n;
+
+		if (n == 0)
+			continue;
+		l->n = 0;
+		report_line("%s: %llu line%s lost: %s (reported at most once "
+		    "a minute)", l->name, n, n == 1 ? "" : "s",
+		    l->err ? strerror(l->err) : "short write");
+	}
 }
 
 #define LOGFN(name, level, with_errno)					\

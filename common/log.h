@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "cfg.h"
 
@@ -29,9 +30,20 @@ void	log_set_owner(uid_t uid);
 /* The error log descriptor (for the crash handler's raw writes). */
 int	log_error_fd(void);
 
-/* The access log descriptor, -1 when off. Lines are written whole. */
+/*
+ * The access log descriptor, -1 when off. Lines are written whole; a line
+ * that cannot be is counted, and reported with the error log's own losses
+ * in one warning a minute at most (per process).
+ */
 int	log_access_fd(void);
 void	log_access_write(const char *line, size_t len);
+
+#define LOG_LOST_REPORT_S	60	/* lost lines: one report a minute */
+/*
+ * The rate limit of those reports: returns 1 and moves *next a minute on
+ * when now (seconds) has reached it, else 0.
+ */
+int	log_lost_due(time_t now, time_t *next);
 
 void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));

@@ -19,8 +19,13 @@ enum {
 	OPT_DRAIN_DELAY, OPT_GRACEFUL_TIMEOUT, OPT_MAX_REQUESTS,
 	OPT_MAX_REQUESTS_JITTER, OPT_KEEPALIVE_REQUESTS, OPT_MAX_HEADER_SIZE,
 	OPT_MAX_BODY_SIZE, OPT_BACKLOG, OPT_ACCESS_LOG, OPT_ACCESS_LOG_FORMAT,
-	OPT_ERROR_LOG, OPT_LOG_LEVEL, OPT_MODULE_OPTION, OPT_STATUS_LISTEN
+	OPT_ERROR_LOG, OPT_LOG_LEVEL, OPT_MODULE_OPTION, OPT_STATUS_LISTEN,
+	OPT_CACHE_CONTROL, OPT_MIME_TYPE, OPT_ERROR_PAGE, OPT_AUTOINDEX
 };
+
+/* Keys that may be given more than once: flags replace the file's list. */
+static const char *repeatable[] = { "listen", "module", "module-option",
+    "cache-control", "mime-type", "error-page" };
 
 static const struct option longopts[] = {
 	{ "listen",		required_argument, NULL, 'l' },
@@ -52,6 +57,10 @@ static const struct option longopts[] = {
 	{ "access-log-format",	required_argument, NULL, OPT_ACCESS_LOG_FORMAT },
 	{ "error-log",		required_argument, NULL, OPT_ERROR_LOG },
 	{ "log-level",		required_argument, NULL, OPT_LOG_LEVEL },
+	{ "cache-control",	required_argument, NULL, OPT_CACHE_CONTROL },
+	{ "mime-type",		required_argument, NULL, OPT_MIME_TYPE },
+	{ "error-page",		required_argument, NULL, OPT_ERROR_PAGE },
+	{ "autoindex",		no_argument,	   NULL, OPT_AUTOINDEX },
 	{ "help",		no_argument,	   NULL, 'h' },
 	{ "version",		no_argument,	   NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
@@ -103,6 +112,17 @@ flags_usage(FILE *f)
 "                                   repeatable, the longest prefix wins\n"
 "      --module-option 'PREFIX KEY VALUE'  an option for that module\n"
 "\n"
+"Static files:\n"
+"      --autoindex            list a directory that has no index.html\n"
+"                             (HTML, or JSON with ?format=json)\n"
+"      --cache-control 'PREFIX VALUE'  Cache-Control on 200, 206 and 304 of\n"
+"                             files below PREFIX; repeatable, the longest\n"
+"                             prefix wins\n"
+"      --mime-type EXT=TYPE   media type of *.EXT, over the built-in table\n"
+"                             and /etc/mime.types; repeatable\n"
+"      --error-page CODE=FILE the body of every CODE (400..599) response the\n"
+"                             server makes itself; read at start and reload\n"
+"\n"
 "Logs:\n"
 "      --access-log FILE|-|off     (default -: stdout)\n"
 "      --access-log-format combined|json (default combined)\n"
@@ -148,8 +168,7 @@ flags_parse(int argc, char **argv, struct cfg *c, struct flags_out *out,
     char *err, size_t errlen)
 {
 	int ch, idx, action = FLAGS_RUN;
-	bool cleared_listen = false, cleared_module = false;
-	bool cleared_option = false;
+	unsigned cleared = 0;
 	const char *key;
 
 	opterr = 0;
@@ -195,6 +214,10 @@ flags_parse(int argc, char **argv, struct cfg *c, struct flags_out *out,
 		case 'u':
 			key = "user";
 			break;
+		case OPT_AUTOINDEX:
+			if (cfg_set(c, "autoindex", "on", err, errlen) == -1)
+				return -1;
+			continue;
 		case ':':
 			snprintf(err, errlen, "option %s needs a value",
 			    argv[optind - 1]);
@@ -217,16 +240,13 @@ flags_parse(int argc, char **argv, struct cfg *c, struct flags_out *out,
 			}
 		}
 		/* A repeatable key given as a flag replaces the file's list. */
-		if (strcmp(key, "listen") == 0 && !cleared_listen) {
-			cfg_clear(c, key);
-			cleared_listen = true;
-		} else if (strcmp(key, "module") == 0 && !cleared_module) {
-			cfg_clear(c, key);
-			cleared_module = true;
-		} else if (strcmp(key, "module-option") == 0 && !cleared_option) {
-			cfg_clear(c, key);
-			cleared_option = true;
-		}
+		for (size_t i = 0; i < sizeof(repeatable) /
+		    sizeof(repeatable[0]); i++)
+			if (strcmp(key, repeatable[i]) == 0 &&
+			    !(cleared & 1u << i)) {
+				cfg_clear(c, key);
+				cleared |= 1u << i;
+			}
 		if (cfg_set(c, key, optarg, err, errlen) == -1)
 			return -1;
 	}

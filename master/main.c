@@ -23,6 +23,7 @@
 #include "listen.h"
 #include "log.h"
 #include "master.h"
+#include "mime.h"
 
 #define MAX_INHERITED	(MAX_LISTENERS + 1)
 
@@ -288,6 +289,10 @@ main(int argc, char **argv)
 		fprintf(stderr, "preforkd: %s\n", err);
 		return EX_CANTCREAT;
 	}
+	/* Read once here, so that no worker reads it per request. */
+	if (mime_load(MIME_TYPES_FILE) == -1 && errno != ENOENT)
+		log_warn("cannot read %s (the built-in types stay)",
+		    MIME_TYPES_FILE);
 
 	for (int i = 0; i < c.nlisten; i++)
 		if ((lfd[i] = listen_adopt(&c, &c.listen[i], inh, ninh)) == -1 &&

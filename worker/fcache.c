@@ -68,12 +68,12 @@ same_file(const struct stat *a, const struct stat *b)
 }
 
 /*
- * Whether a regular FILE.gz sits next to path (opened by the same rules):
- * then every response for path varies on Accept-Encoding, whichever
- * variant it carries.
+ * Whether a regular FILE.gz (ext ".gz") or FILE.br sits next to path
+ * (opened by the same rules): then every response for path varies on
+ * Accept-Encoding, whichever variant it carries.
  */
 static bool
-has_gz(const char *path, size_t plen)
+has_sibling(const char *path, size_t plen, const char *ext)
 {
 	char rel[PATH_BUF_SIZE + 16];
 	struct stat st;
@@ -83,12 +83,19 @@ has_gz(const char *path, size_t plen)
 	if (plen + 3 >= sizeof(rel))
 		return false;
 	memcpy(rel, path + 1, plen - 1);
-	memcpy(rel + plen - 1, ".gz", 4);
+	memcpy(rel + plen - 1, ext, 4);
 	if ((fd = open_beneath(rel)) == -1)
 		return false;
 	yes = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 	close(fd);
 	return yes;
+}
+
+static void
+find_siblings(struct file *f, const char *path, size_t plen)
+{
+	f->gz_sibling = has_sibling(path, plen, ".gz");
+	f->br_sibling = has_sibling(path, plen, ".br");
 }
 
 struct file *
@@ -113,7 +120,7 @@ fcache_get(const char *path, size_t plen)
 		return NULL;
 	}
 	close(fd);
-	f->gz_sibling = has_gz(path, plen);
+	find_siblings(f, path, plen);
 	f->checked = now;
 	return f;
 }
@@ -124,8 +131,8 @@ fcache_get(const char *path, size_t plen)
  * must change the validator as it changes the bytes.
  */
 static void
-describe(struct file *f, const char *path, size_t plen, int fd,
-    const struct stat *st)
+describe(const struct cfg *cfg, struct file *f, const char *path, size_t plen,
+    int fd, const struct stat *st)
 {
 	f->fd = fd;
 	f->st = *st;
@@ -135,7 +142,8 @@ describe(struct file *f, const char *path, size_t plen, int fd,
 	    (unsigned long long)st->st_ctim.tv_sec * 1000000000ULL +
 	    (unsigned long long)st->st_ctim.tv_nsec);
 	httpdate_format(st->st_mtime, f->lastmod);
-	f->mime = mime_type(path, plen);
+	f->mime = mime_type_cfg(cfg, path, plen);
+	f->cc = cfg_cache_control_match(cfg, path, plen);
 	f->data = NULL;
 }
 
@@ -161,21 +169,23 @@ slurp(int fd, size_t size)
 }
 
 struct file *
-fcache_fill(struct file *tmp, const char *path, size_t plen, int fd,
-    const struct stat *st, bool cache)
+fcache_fill(const struct cfg *cfg, struct file *tmp, const char *path,
+    size_t plen, int fd, const struct stat *st, bool cache)
 {
 	struct file *f;
 
 	if (!cache || plen >= FCACHE_PATH) {
-		describe(tmp, path, plen, fd, st);
-		tmp->gz_sibling = cache && has_gz(path, plen);
+		describe(cfg, tmp, path, plen, fd, st);
+		tmp->gz_sibling = tmp->br_sibling = false;
+		if (cache)
+			find_siblings(tmp, path, plen);
 		tmp->cached = false;
 		return tmp;
 	}
 	f = &slots[slot_of(path, plen)];
 	drop(f);
-	describe(f, path, plen, fd, st);
-	f->gz_sibling = has_gz(path, plen);
+	describe(cfg, f, path, plen, fd, st);
+	find_siblings(f, path, plen);
 	memcpy(f->path, path, plen);
 	f->plen = plen;
 	f->cached = true;

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "cfg.h"
 #include "httpdate.h"
 
 #define FCACHE_SLOTS		64	/* direct-mapped */
@@ -25,8 +26,10 @@ struct file {
 	size_t		 elen;
 	char		 lastmod[HTTPDATE_LEN + 1];
 	const char	*mime;
+	const struct cfg_cache_control *cc;	/* --cache-control, or NULL */
 	char		*data;		/* the whole file, or NULL */
 	bool		 gz_sibling;	/* FILE.gz exists next to it */
+	bool		 br_sibling;	/* FILE.br exists next to it */
 	bool		 cached;	/* owned by the cache: do not close */
 	/* cache bookkeeping */
 	char		 path[FCACHE_PATH];
@@ -40,20 +43,23 @@ typedef int (*fcache_open_fn)(const char *rel);
 void	fcache_init(fcache_open_fn open_fn);
 /*
  * Returns the cached entry for path (plen bytes, starting with '/'), re-
- * checked when older than a second (the .gz sibling looked for again), or
+ * checked when older than a second (the .gz and .br siblings looked for
+ * again), or
  * NULL (not cached, or the file vanished or changed: another device, inode,
  * size, mtime or ctime; the caller opens it the slow way).
  */
 struct file *fcache_get(const char *path, size_t plen);
 /*
  * Describes fd (stat st) as the file named path (its extension picks the
- * media type). With cache (a file asked for by name, not a .gz variant),
- * also looks for its .gz sibling; with a path that fits, the result is
- * then the cache's own entry, which takes fd over; else it is tmp.
+ * media type, its path the Cache-Control of cfg). With cache (a file asked
+ * for by name, not a .gz or .br variant), also looks for its siblings;
+ * with a path that fits, the result is then the cache's own entry, which
+ * takes fd over; else it is tmp.
  * Returns the entry.
  */
-struct file *fcache_fill(struct file *tmp, const char *path, size_t plen,
-	    int fd, const struct stat *st, bool cache);
+struct file *fcache_fill(const struct cfg *cfg, struct file *tmp,
+	    const char *path, size_t plen, int fd, const struct stat *st,
+	    bool cache);
 /* Releases what a temporary (uncached) entry holds. */
 void	fcache_release(struct file *f);
 

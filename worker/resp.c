@@ -13,6 +13,7 @@
 
 #include "httpdate.h"
 #include "log.h"
+#include "mime.h"
 #include "resp.h"
 #include "version.h"
 
@@ -302,16 +303,24 @@ resp_send_file(struct conn *c, long long clen, int fd, off_t off, size_t len)
 	return 0;
 }
 
+/* An --error-page replaces the short text body, its status kept. */
 int
 resp_error(struct conn *c, int status)
 {
+	const struct cfg_error_page *ep = cfg_error_page(c->cfg, status);
+	const char *type;
 	char body[96];
 	int n;
 
-	n = snprintf(body, sizeof(body), "%d %s\n", status, resp_reason(status));
 	resp_begin(c, status);
-	resp_add(c, "Content-Type", "text/plain; charset=utf-8", 25);
 	if (status == 405)
 		resp_add(c, "Allow", "GET, HEAD", 9);
+	if (ep != NULL) {
+		type = mime_type_cfg(c->cfg, ep->path, strlen(ep->path));
+		resp_add(c, "Content-Type", type, strlen(type));
+		return resp_send(c, (long long)ep->len, ep->body, ep->len);
+	}
+	n = snprintf(body, sizeof(body), "%d %s\n", status, resp_reason(status));
+	resp_add(c, "Content-Type", "text/plain; charset=utf-8", 25);
 	return resp_send(c, n, body, (size_t)n);
 }

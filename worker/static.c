@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "autoindex.h"
 #include "cond.h"
 #include "fcache.h"
 #include "httpdate.h"
@@ -64,44 +65,82 @@ errno_status(int e)
 	}
 }
 
-/* Accept-Encoding lists gzip with a q-value other than 0. */
-static bool
-accepts_gzip(const struct http_req *q)
+/*
+ * A qvalue (RFC 9110 12.4.2): "0" or "1", up to three decimals, as
+ * thousandths. Returns -1 when it is not one.
+ */
+static int
+parse_q(const char *p, size_t n)
 {
-	const struct http_hdr *h = http_known(q, HK_ACCEPT_ENCODING);
+	int q, scale = 100;
+
+	if (n == 0 || (p[0] != '0' && p[0] != '1'))
+		return -1;
+	q = (p[0] - '0') * 1000;
+	if (n == 1)
+		return q;
+	if (p[1] != '.' || n > 5)
+		return -1;
+	for (size_t i = 2; i < n; i++, scale /= 10) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		q += (p[i] - '0') * scale;
+	}
+	return q > 1000 ? -1 : q;
+}
+
+static bool
+is_ows(char ch)
+{
+	return ch == ' ' || ch == '\t';
+}
+
+void
+static_accept_encoding(const char *v, size_t n, int *qbr, int *qgz)
+{
+	int br = -1, gz = -1, star = -1;
 	size_t i = 0;
 
-	if (h == NULL)
-		return false;
-	while (i < h->vlen) {
+	while (i < n) {
 		size_t b, e;
+		int q = 1000, *slot = NULL;
 
-		while (i < h->vlen && (h->val[i] == ' ' || h->val[i] == ','))
+		while (i < n && (is_ows(v[i]) || v[i] == ','))
 			i++;
 		b = i;
-		while (i < h->vlen && h->val[i] != ',' && h->val[i] != ';' &&
-		    h->val[i] != ' ')
+		while (i < n && v[i] != ',' && v[i] != ';' && !is_ows(v[i]))
 			i++;
 		e = i;
-		if (e - b == 4 && strncasecmp(h->val + b, "gzip", 4) == 0) {
-			const char *qv = memchr(h->val + e, 'q', h->vlen - e);
-			const char *comma = memchr(h->val + e, ',', h->vlen - e);
+		if (e - b == 2 && strncasecmp(v + b, "br", 2) == 0)
+			slot = &br;
+		else if ((e - b == 4 && strncasecmp(v + b, "gzip", 4) == 0) ||
+		    (e - b == 6 && strncasecmp(v + b, "x-gzip", 6) == 0))
+			slot = &gz;
+		else if (e - b == 1 && v[b] == '*')
+			slot = &star;
+		/* parameters: only q counts; a bad one voids the element */
+		while (i < n && v[i] != ',') {
+			size_t pb, pe;
 
-			if (qv == NULL || (comma != NULL && comma < qv))
-				return true;
-			/* q=0, q=0.0, q=0.00, q=0.000 refuse */
-			for (qv++; qv < h->val + h->vlen && (*qv == '=' ||
-			    *qv == ' '); qv++)
-				;
-			while (qv < h->val + h->vlen && (*qv == '0' ||
-			    *qv == '.'))
-				qv++;
-			return qv < h->val + h->vlen && *qv >= '1' && *qv <= '9';
+			while (i < n && (is_ows(v[i]) || v[i] == ';'))
+				i++;
+			pb = i;
+			while (i < n && v[i] != ',' && v[i] != ';' &&
+			    !is_ows(v[i]))
+				i++;
+			pe = i;
+			if (pe - pb >= 2 && (v[pb] == 'q' || v[pb] == 'Q') &&
+			    v[pb + 1] == '=')
+				q = parse_q(v + pb + 2, pe - pb - 2);
+			while (i < n && is_ows(v[i]))
+				i++;
 		}
-		while (i < h->vlen && h->val[i] != ',')
-			i++;
+		if (slot != NULL && q >= 0)
+			*slot = q;
 	}
-	return false;
+	/* "*" stands for every coding not named; unnamed ones are refused */
+	*qbr = br >= 0 ? br : (star >= 0 ? star : 0);
+	*qgz = gz >= 0 ? gz : (star >= 0 ? star : 0);
 }
 
 /*
@@ -128,21 +167,30 @@ redirect_slash(struct conn *c, const char *path, size_t plen,
 	return 0;
 }
 
+/* The precompressed variants, in the order of enum enc. */
+enum enc { ENC_IDENTITY, ENC_GZIP, ENC_BR };
+static const char *const enc_name[] = { "identity", "gzip", "br" };
+static const char *const enc_ext[] = { "", ".gz", ".br" };
+
 /*
- * The validators and metadata every file response carries. Vary goes on
- * every response for a file that has a .gz variant, the identity one and
- * 304 included: a cache must not hand either variant to the other kind
- * of client.
+ * The validators and metadata every file response carries (200, 206 and
+ * 304; never an error). Vary goes on every response for a file that has a
+ * .gz or .br variant, the identity one and 304 included: a cache must not
+ * hand one variant to a client that asked for another.
  */
 static void
-add_validators(struct conn *c, const struct file *f, bool gz, bool vary)
+add_validators(struct conn *c, const struct file *f, enum enc enc, bool vary)
 {
 	resp_add(c, "ETag", f->etag, f->elen);
 	resp_add(c, "Last-Modified", f->lastmod, HTTPDATE_LEN);
-	if (gz)
-		resp_add(c, "Content-Encoding", "gzip", 4);
+	if (enc != ENC_IDENTITY)
+		resp_add(c, "Content-Encoding", enc_name[enc],
+		    strlen(enc_name[enc]));
 	if (vary)
 		resp_add(c, "Vary", "Accept-Encoding", 15);
+	if (f->cc != NULL)
+		resp_add(c, "Cache-Control", f->cc->value,
+		    strlen(f->cc->value));
 }
 
 /* Sends len bytes from off: from memory when cached, else sendfile. */
@@ -155,15 +203,20 @@ send_body(struct conn *c, const struct file *f, long long off, long long len)
 		resp_send_file(c, len, f->fd, (off_t)off, (size_t)len);
 }
 
+/*
+ * The ETag of a variant is that of its own file (FILE.gz or FILE.br: its
+ * own inode), so each encoding validates only itself; a range counts the
+ * encoded bytes.
+ */
 static int
-serve_file(struct conn *c, const struct file *f, bool gz)
+serve_file(struct conn *c, const struct file *f, enum enc enc)
 {
 	const struct http_req *q = &c->rd.req;
 	const struct http_hdr *h;
 	struct cond_hdrs ch = { 0 };
 	off_t first, last, size = f->st.st_size;
 	time_t mtime = f->st.st_mtime;
-	bool vary = gz || f->gz_sibling;
+	bool vary = enc != ENC_IDENTITY || f->gz_sibling || f->br_sibling;
 	int rc;
 
 #define COND(field, k) do {						\
@@ -183,7 +236,7 @@ serve_file(struct conn *c, const struct file *f, bool gz)
 		return 412;
 	if (rc == 304) {
 		resp_begin(c, 304);
-		add_validators(c, f, false, vary);
+		add_validators(c, f, ENC_IDENTITY, vary);
 		resp_send_nobody(c);
 		return 0;
 	}
@@ -194,7 +247,7 @@ serve_file(struct conn *c, const struct file *f, bool gz)
 		case RANGE_OK:
 			resp_begin(c, 206);
 			resp_add(c, "Content-Type", f->mime, strlen(f->mime));
-			add_validators(c, f, gz, vary);
+			add_validators(c, f, enc, vary);
 			resp_addf(c, "Content-Range", "bytes %lld-%lld/%lld",
 			    (long long)first, (long long)last, (long long)size);
 			send_body(c, f, first, last - first + 1);
@@ -218,20 +271,21 @@ serve_file(struct conn *c, const struct file *f, bool gz)
 	}
 	resp_begin(c, 200);
 	resp_add(c, "Content-Type", f->mime, strlen(f->mime));
-	add_validators(c, f, gz, vary);
+	add_validators(c, f, enc, vary);
 	resp_add(c, "Accept-Ranges", "bytes", 5);
 	send_body(c, f, 0, size);
 	return 0;
 }
 
-/* The precompressed sibling FILE.gz, when there is one. */
+/* The precompressed sibling FILE.gz or FILE.br, when there is one. */
 static struct file *
-open_gz(struct file *tmp, char *path, size_t plen)
+open_variant(const struct cfg *cfg, struct file *tmp, char *path, size_t plen,
+    enum enc enc)
 {
 	struct stat st;
 	int fd;
 
-	memcpy(path + plen, ".gz", 4);
+	memcpy(path + plen, enc_ext[enc], 4);
 	fd = open_beneath(path + 1);
 	path[plen] = '\0';
 	if (fd == -1)
@@ -240,12 +294,67 @@ open_gz(struct file *tmp, char *path, size_t plen)
 		close(fd);
 		return NULL;
 	}
-	return fcache_fill(tmp, path, plen, fd, &st, false);
+	return fcache_fill(cfg, tmp, path, plen, fd, &st, false);
+}
+
+/*
+ * The variant the client prefers among those that exist: br before gzip
+ * at equal q. A cached entry says which siblings exist (as of its last
+ * check), so a file without any costs no open; an uncached one is tried.
+ */
+static struct file *
+pick_variant(struct conn *c, const struct file *f, struct file *tmp,
+    char *path, size_t plen, enum enc *enc)
+{
+	const struct http_hdr *h = http_known(&c->rd.req, HK_ACCEPT_ENCODING);
+	enum enc order[2];
+	struct file *v;
+	int qbr, qgz, q[3];
+
+	if (h == NULL || (f != NULL && !f->gz_sibling && !f->br_sibling))
+		return NULL;
+	static_accept_encoding(h->val, h->vlen, &qbr, &qgz);
+	q[ENC_IDENTITY] = 0;
+	q[ENC_GZIP] = qgz;
+	q[ENC_BR] = qbr;
+	order[0] = qbr >= qgz ? ENC_BR : ENC_GZIP;
+	order[1] = order[0] == ENC_BR ? ENC_GZIP : ENC_BR;
+	for (int i = 0; i < 2; i++) {
+		enum enc e = order[i];
+
+		if (q[e] == 0 || (f != NULL && !(e == ENC_BR ? f->br_sibling :
+		    f->gz_sibling)))
+			continue;
+		if ((v = open_variant(c->cfg, tmp, path, plen, e)) != NULL) {
+			*enc = e;
+			return v;
+		}
+	}
+	return NULL;
+}
+
+/* The query (qlen bytes, '?' first) holds the parameter format=json. */
+static bool
+wants_json(const char *query, size_t qlen)
+{
+	size_t i = 1;
+
+	while (i < qlen) {
+		size_t n = 0;
+
+		while (i + n < qlen && query[i + n] != '&')
+			n++;
+		if (n == 11 && memcmp(query + i, "format=json", 11) == 0)
+			return true;
+		i += n + 1;
+	}
+	return false;
 }
 
 /*
  * Opens path the slow way. Returns 0 with *out set, or a status; a
- * directory named without its slash gets its 301 here (returns -1).
+ * directory named without its slash gets its 301 here, and one without
+ * index.html its listing with --autoindex (both return -1).
  */
 static int
 open_file(struct conn *c, struct file *tmp, char *path, size_t plen,
@@ -257,9 +366,15 @@ open_file(struct conn *c, struct file *tmp, char *path, size_t plen,
 	if ((fd = open_beneath(path + 1)) == -1) {
 		e = errno;
 		if (index && e == ENOENT) {
-			/* index.html missing: 403 if the directory exists */
+			/* index.html missing: 403 (or the listing) if the
+			 * directory exists */
 			path[plen - 10] = '\0';
 			fd = open_beneath(plen == 11 ? "." : path + 1);
+			if (fd != -1 && c->cfg->autoindex) {
+				rc = autoindex_serve(c, fd, path, plen - 10,
+				    wants_json(query, qlen), open_beneath);
+				return rc == 0 ? -1 : rc;
+			}
 			path[plen - 10] = 'i';
 			if (fd != -1) {
 				close(fd);
@@ -283,7 +398,7 @@ open_file(struct conn *c, struct file *tmp, char *path, size_t plen,
 		close(fd);
 		return 403;
 	}
-	*out = fcache_fill(tmp, path, plen, fd, &st, true);
+	*out = fcache_fill(c->cfg, tmp, path, plen, fd, &st, true);
 	return 0;
 }
 
@@ -293,9 +408,10 @@ static_handle(struct conn *c)
 	const struct http_req *q = &c->rd.req;
 	const char *raw, *query;
 	char path[PATH_BUF_SIZE + 16];
-	struct file tmp, *f = NULL;
+	struct file tmp, *f, *v;
 	size_t rawlen, qlen, plen;
-	bool index, gz = false;
+	enum enc enc = ENC_IDENTITY;
+	bool index;
 	int rc;
 
 	if (q->method != HTTP_GET && q->method != HTTP_HEAD)
@@ -308,14 +424,16 @@ static_handle(struct conn *c)
 		memcpy(path + plen, "index.html", 11);
 		plen += 10;
 	}
-	if (accepts_gzip(q) && (f = open_gz(&tmp, path, plen)) != NULL)
-		gz = true;
-	else if ((f = fcache_get(path, plen)) == NULL) {
-		rc = open_file(c, &tmp, path, plen, index, query, qlen, &f);
-		if (rc != 0)
-			return rc == -1 ? 0 : rc;
+	f = fcache_get(path, plen);
+	if ((v = pick_variant(c, f, &tmp, path, plen, &enc)) != NULL) {
+		rc = serve_file(c, v, enc);
+		fcache_release(v);
+		return rc;
 	}
-	rc = serve_file(c, f, gz);
+	if (f == NULL && (rc = open_file(c, &tmp, path, plen, index, query,
+	    qlen, &f)) != 0)
+		return rc == -1 ? 0 : rc;
+	rc = serve_file(c, f, ENC_IDENTITY);
 	fcache_release(f);
 	return rc;
 }

@@ -4,6 +4,7 @@
  */
 #include <arpa/inet.h>
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -218,6 +219,97 @@ START_TEST(test_zero_timeout_in_file)
 }
 END_TEST
 
+/* Longest prefix at a segment boundary; "/x/" is "/x" and below. */
+START_TEST(test_cache_control)
+{
+	const struct cfg_cache_control *cc;
+
+	ck_assert_ptr_null(cfg_cache_control_match(&c, "/a", 2));
+	ck_assert_int_eq(cfg_set(&c, "cache-control", "/ no-cache", err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(cfg_set(&c, "cache-control",
+	    "/assets/ public, max-age=31536000, immutable", err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg_set(&c, "cache-control", "/assets/x max-age=60",
+	    err, sizeof(err)), 0);
+	cc = cfg_cache_control_match(&c, "/assets/app.js", 14);
+	ck_assert_str_eq(cc->value, "public, max-age=31536000, immutable");
+	cc = cfg_cache_control_match(&c, "/assets", 7);
+	ck_assert_str_eq(cc->prefix, "/assets");
+	cc = cfg_cache_control_match(&c, "/assetsfoo.js", 13);
+	ck_assert_str_eq(cc->value, "no-cache");
+	cc = cfg_cache_control_match(&c, "/assets/x/y", 11);
+	ck_assert_str_eq(cc->value, "max-age=60");
+	cc = cfg_cache_control_match(&c, "/assets/xy", 10);
+	ck_assert_str_eq(cc->prefix, "/assets");
+	cc = cfg_cache_control_match(&c, "/index.html", 11);
+	ck_assert_str_eq(cc->value, "no-cache");
+	/* the path is cut at plen, not at a NUL */
+	cc = cfg_cache_control_match(&c, "/assets/x", 8);
+	ck_assert_str_eq(cc->prefix, "/assets");
+
+	ck_assert_int_eq(cfg_set(&c, "cache-control", "/assets no-store", err,
+	    sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "twice"));
+	static const char *bad[] = { "/x", "x no-cache", "/x \r\nSet-Cookie: a",
+	    "", "/x?y no-cache" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		ck_assert_msg(cfg_set(&c, "cache-control", bad[i], err,
+		    sizeof(err)) == -1, "accepted '%s'", bad[i]);
+		ck_assert_msg(strchr(err, '\n') == NULL && err[0] != '\0',
+		    "error: %s", err);
+	}
+	cfg_clear(&c, "cache-control");
+	ck_assert_ptr_null(cfg_cache_control_match(&c, "/a", 2));
+}
+END_TEST
+
+/* Read whole when set; a bad code or an unreadable file is refused. */
+START_TEST(test_error_page)
+{
+	char path[] = "/tmp/check_cfg_XXXXXX", conf[] = "/tmp/check_cfg_XXXXXX";
+	char line[128];
+	int fd = mkstemp(path);
+	const struct cfg_error_page *ep;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "<p>gone</p>\n", 12), 12);
+	close(fd);
+	snprintf(line, sizeof(line), "404=%s", path);
+	ck_assert_int_eq(cfg_set(&c, "error-page", line, err, sizeof(err)), 0);
+	ep = cfg_error_page(&c, 404);
+	ck_assert_ptr_nonnull(ep);
+	ck_assert_int_eq(ep->len, 12);
+	ck_assert_int_eq(memcmp(ep->body, "<p>gone</p>\n", 12), 0);
+	ck_assert_str_eq(ep->path, path);
+	ck_assert_ptr_null(cfg_error_page(&c, 403));
+	snprintf(line, sizeof(line), "399=%s", path);
+	ck_assert_int_eq(cfg_set(&c, "error-page", line, err, sizeof(err)), -1);
+	ck_assert_int_eq(cfg_set(&c, "error-page", "404", err, sizeof(err)), -1);
+	ck_assert_int_eq(cfg_set(&c, "error-page", "500=/nonexistent/x.html",
+	    err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "/nonexistent/x.html") != NULL &&
+	    strstr(err, "No such file") != NULL, "%s", err);
+	ck_assert_int_eq(cfg_set(&c, "error-page", "500=/tmp", err,
+	    sizeof(err)), -1);
+	ck_assert_int_eq(c.nerror_pages, 1);
+
+	/* from a file: FILE:LINE names it */
+	fd = mkstemp(conf);
+	ck_assert_int_ge(fd, 0);
+	dprintf(fd, "workers 1\nerror-page 404 %s\nerror-page 503 /nope\n",
+	    path);
+	close(fd);
+	ck_assert_int_eq(cfg_load_file(&c, conf, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, ":3: ") != NULL && strstr(err, "/nope") !=
+	    NULL, "%s", err);
+	unlink(conf);
+	unlink(path);
+	cfg_clear(&c, "error-page");
+	ck_assert_ptr_null(cfg_error_page(&c, 404));
+}
+END_TEST
+
 int
 main(void)
 {
@@ -234,6 +326,8 @@ main(void)
 	tcase_add_test(tc, test_set_errors);
 	tcase_add_test(tc, test_zero_timeouts);
 	tcase_add_test(tc, test_zero_timeout_in_file);
+	tcase_add_test(tc, test_cache_control);
+	tcase_add_test(tc, test_error_page);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

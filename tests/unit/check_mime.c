@@ -3,8 +3,11 @@
  * proves the table sorted), case folding, and how an extension is found.
  */
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mime.h"
 
@@ -229,6 +232,72 @@ START_TEST(test_length)
 }
 END_TEST
 
+/*
+ * A system file adds the extensions the built-in table lacks, never
+ * changes the ones it has; the first line naming an extension wins; text
+ * types get the charset; --mime-type entries come before everything.
+ */
+START_TEST(test_system_file_and_overrides)
+{
+	char path[] = "/tmp/check_mime_XXXXXX";
+	static const char text[] =
+	    "# comment line\n"
+	    "text/x-foo\t\tfoo FOO2\n"
+	    "application/x-bar bar foo\n"
+	    "audio/x-wav\t\t\t\twav\n"
+	    "application/x-nothing\n"
+	    "application/x-dotted a.b\n"
+	    "text/x-sheet; charset=latin1 sht\n";
+	struct cfg c;
+	char err[256];
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, sizeof(text) - 1),
+	    (int)sizeof(text) - 1);
+	close(fd);
+	ck_assert_str_eq(mime_str("x.foo"), OCTET);
+	ck_assert_int_eq(mime_load(path), 0);
+	unlink(path);
+	ck_assert_str_eq(mime_str("x.foo"), "text/x-foo; charset=utf-8");
+	ck_assert_str_eq(mime_str("x.Foo2"), "text/x-foo; charset=utf-8");
+	ck_assert_str_eq(mime_str("x.bar"), "application/x-bar");
+	ck_assert_str_eq(mime_str("x.wav"), "audio/wav");
+	ck_assert_str_eq(mime_str("x.b"), OCTET);
+	ck_assert_str_eq(mime_str("x.nothing"), OCTET);
+	ck_assert_str_eq(mime_str("x.html"), "text/html; charset=utf-8");
+
+	cfg_defaults(&c);
+	ck_assert_str_eq(mime_type_cfg(&c, "x.foo", 5),
+	    "text/x-foo; charset=utf-8");
+	ck_assert_int_eq(cfg_set(&c, "mime-type", "foo=application/x-mine",
+	    err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg_set(&c, "mime-type", ".HTML=text/x-page",
+	    err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg_set(&c, "mime-type", "j2 text/plain; charset=x",
+	    err, sizeof(err)), 0);
+	ck_assert_str_eq(mime_type_cfg(&c, "x.FOO", 5), "application/x-mine");
+	ck_assert_str_eq(mime_type_cfg(&c, "a/b.html", 8),
+	    "text/x-page; charset=utf-8");
+	ck_assert_str_eq(mime_type_cfg(&c, "a.j2", 4), "text/plain; charset=x");
+	ck_assert_str_eq(mime_type_cfg(&c, "a.css", 5),
+	    "text/css; charset=utf-8");
+	/* the same extension again replaces */
+	ck_assert_int_eq(cfg_set(&c, "mime-type", "foo=image/x-foo", err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(c.nmime_types, 3);
+	ck_assert_str_eq(mime_type_cfg(&c, "x.foo", 5), "image/x-foo");
+	static const char *bad[] = { "foo", "=text/plain", "foo=", "foo=plain",
+	    "a.b=text/plain", "foo=/x", "foo=text/x\r\nX: y",
+	    "seventeen-chars-x=text/plain" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(cfg_set(&c, "mime-type", bad[i], err,
+		    sizeof(err)) == -1, "accepted '%s'", bad[i]);
+	ck_assert_int_eq(mime_load("/nonexistent/mime.types"), -1);
+	ck_assert_int_eq(errno, ENOENT);
+}
+END_TEST
+
 static Suite *
 mime_suite(void)
 {
@@ -240,6 +309,7 @@ mime_suite(void)
 	tcase_add_loop_test(tc, test_ext, 0,
 	    sizeof(ext_cases) / sizeof(ext_cases[0]));
 	tcase_add_test(tc, test_length);
+	tcase_add_test(tc, test_system_file_and_overrides);
 	suite_add_tcase(s, tc);
 	return s;
 }

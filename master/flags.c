@@ -19,7 +19,8 @@ enum {
 	OPT_DRAIN_DELAY, OPT_GRACEFUL_TIMEOUT, OPT_MAX_REQUESTS,
 	OPT_MAX_REQUESTS_JITTER, OPT_KEEPALIVE_REQUESTS, OPT_MAX_HEADER_SIZE,
 	OPT_MAX_BODY_SIZE, OPT_BACKLOG, OPT_ACCESS_LOG, OPT_ACCESS_LOG_FORMAT,
-	OPT_ERROR_LOG, OPT_LOG_LEVEL, OPT_MODULE_OPTION, OPT_STATUS_LISTEN
+	OPT_ERROR_LOG, OPT_LOG_LEVEL, OPT_MODULE_OPTION, OPT_STATUS_LISTEN,
+	OPT_HEALTH_PATH
 };
 
 static const struct option longopts[] = {
@@ -52,6 +53,7 @@ static const struct option longopts[] = {
 	{ "access-log-format",	required_argument, NULL, OPT_ACCESS_LOG_FORMAT },
 	{ "error-log",		required_argument, NULL, OPT_ERROR_LOG },
 	{ "log-level",		required_argument, NULL, OPT_LOG_LEVEL },
+	{ "health-path",	required_argument, NULL, OPT_HEALTH_PATH },
 	{ "help",		no_argument,	   NULL, 'h' },
 	{ "version",		no_argument,	   NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
@@ -71,7 +73,10 @@ flags_usage(FILE *f)
 "  -w, --workers N|auto       worker processes (default: online CPUs)\n"
 "      --backlog N            listen backlog (default 1024)\n"
 "      --status-listen ADDR   serve /status (text, ?format=json|html) from\n"
-"                             a separate process on ADDR (default: off)\n"
+"                             a separate process on ADDR (default: off);\n"
+"                             also /metrics (Prometheus) and /healthz\n"
+"      --health-path PATH     answer PATH with 200, or 503 while stopping,\n"
+"                             draining, upgrading or crash-looping\n"
 "\n"
 "Timeouts (seconds, decimals allowed):\n"
 "      --header-timeout S     to receive a request head (default 10)\n"
@@ -83,7 +88,8 @@ flags_usage(FILE *f)
 "                             (default 5; behind a load balancer, set it\n"
 "                             above the balancer's idle timeout)\n"
 "      --graceful-timeout S   shutdown waits this long for requests (30)\n"
-"      --drain-delay S        on TERM/QUIT, keep serving this long (0)\n"
+"      --drain-delay S        on TERM/QUIT, keep serving this long with\n"
+"                             health failing, then stop accepting (0)\n"
 "      --timeout S            longest a module handler may run on one\n"
 "                             request: then 503, backtrace, worker replaced\n"
 "                             (default 30)\n"

@@ -1023,8 +1023,8 @@ spawn_status(void)
 		return;
 	}
 	if (pid == 0) {
-		/* It keeps the serving listeners, to read their accept-queue
-		 * lengths (never to accept on them). */
+		/* It notes which the serving listeners are (their accept
+		 * queues), then closes them. */
 		close_other_listeners(cur);
 		if (pfh != NULL)
 			close(pidfile_fileno(pfh));

@@ -13,6 +13,11 @@
  */
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/uio.h>
@@ -86,8 +91,16 @@ static const struct cfg		*cfg;
 static const struct sb		*sb;
 static char			 addr[160];	/* what we listen on */
 static struct snap		 snap;
-static const int		*lfds;		/* the serving listeners */
-static int			 nlfds;
+/* A serving TCP listener, known by its socket's inode. */
+struct qlisten {
+	ino_t		ino;
+	char		name[160];
+	bool		found;
+	unsigned	len;		/* connections in its accept queue */
+	unsigned	limit;		/* the backlog */
+};
+static struct qlisten		 ql[MAX_LISTENERS];
+static int			 nql;
 static char			 body[STATUS_BODY_MAX];
 
 static void
@@ -587,38 +600,84 @@ metric_head(struct out *o, const char *name, const char *type,
 	out_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/*
+ * Fills ql[] with the accept queues of family's TCP listeners, from one
+ * sock_diag dump of the listening sockets: the status process does not
+ * hold the listeners (it must not keep them open when the workers have
+ * closed them), so it finds them by inode.
+ */
+static void
+diag_queues(int family)
+{
+	struct {
+		struct nlmsghdr		nlh;
+		struct inet_diag_req_v2	r;
+	} req;
+	static long buf[4096];		/* aligned for nlmsghdr */
+	struct timeval tv = { 1, 0 };
+	int fd;
+
+	if ((fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC,
+	    NETLINK_SOCK_DIAG)) == -1)
+		return;
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	memset(&req, 0, sizeof(req));
+	req.nlh.nlmsg_len = sizeof(req);
+	req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	req.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	req.r.sdiag_family = (unsigned char)family;
+	req.r.sdiag_protocol = IPPROTO_TCP;
+	req.r.idiag_states = 1U << TCP_LISTEN;
+	if (send(fd, &req, sizeof(req), 0) != (ssize_t)sizeof(req))
+		goto done;
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		int left = (int)n;
+
+		if (n <= 0)
+			goto done;
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf;
+		    NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+			const struct inet_diag_msg *m = NLMSG_DATA(h);
+
+			if (h->nlmsg_type == NLMSG_DONE ||
+			    h->nlmsg_type == NLMSG_ERROR)
+				goto done;
+			for (int i = 0; i < nql; i++)
+				if (ql[i].ino == (ino_t)m->idiag_inode) {
+					/* On a listener: the queue, the limit. */
+					ql[i].found = true;
+					ql[i].len = m->idiag_rqueue;
+					ql[i].limit = m->idiag_wqueue;
+				}
+		}
+	}
+done:
+	close(fd);
+}
+
 /* The accept-queue length and limit of each TCP listener, now. */
 static void
 render_queues(struct out *o)
 {
-	struct tcp_info ti[MAX_LISTENERS];
-	char name[MAX_LISTENERS][160];
-	bool ok[MAX_LISTENERS];
-
-	for (int i = 0; i < nlfds && i < MAX_LISTENERS; i++) {
-		struct sockaddr_storage ss;
-		socklen_t len = sizeof(ss), tlen = sizeof(ti[i]);
-
-		/* On a listener, unacked is the queue and sacked its limit. */
-		ok[i] = getsockname(lfds[i], (struct sockaddr *)&ss, &len) == 0 &&
-		    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) &&
-		    getsockopt(lfds[i], IPPROTO_TCP, TCP_INFO, &ti[i], &tlen) == 0;
-		if (ok[i])
-			cfg_addr_str((struct sockaddr *)&ss, len, name[i],
-			    sizeof(name[i]));
+	for (int i = 0; i < nql; i++)
+		ql[i].found = false;
+	if (nql > 0) {
+		diag_queues(AF_INET);
+		diag_queues(AF_INET6);
 	}
 	metric_head(o, "preforkd_listen_queue_length", "gauge",
 	    "Connections waiting in a TCP listener's accept queue.");
-	for (int i = 0; i < nlfds && i < MAX_LISTENERS; i++)
-		if (ok[i])
+	for (int i = 0; i < nql; i++)
+		if (ql[i].found)
 			out_printf(o, "preforkd_listen_queue_length{listener=\"%s\"}"
-			    " %u\n", name[i], ti[i].tcpi_unacked);
+			    " %u\n", ql[i].name, ql[i].len);
 	metric_head(o, "preforkd_listen_queue_limit", "gauge",
 	    "The accept queue's limit (the listen backlog).");
-	for (int i = 0; i < nlfds && i < MAX_LISTENERS; i++)
-		if (ok[i])
+	for (int i = 0; i < nql; i++)
+		if (ql[i].found)
 			out_printf(o, "preforkd_listen_queue_limit{listener=\"%s\"}"
-			    " %u\n", name[i], ti[i].tcpi_sacked);
+			    " %u\n", ql[i].name, ql[i].limit);
 }
 
 /* The request counters: by method and status class, durations, bytes. */
@@ -1055,8 +1114,22 @@ status_main(const struct cfg *c, int lfd, const struct sb *board,
 
 	cfg = c;
 	sb = board;
-	lfds = listeners;
-	nlfds = nlisteners;
+	/* Only their names and inodes: see diag_queues(). */
+	for (int i = 0; i < nlisteners && nql < MAX_LISTENERS; i++) {
+		struct sockaddr_storage ls;
+		socklen_t len = sizeof(ls);
+		struct stat st;
+
+		if (getsockname(listeners[i], (struct sockaddr *)&ls, &len) == 0 &&
+		    (ls.ss_family == AF_INET || ls.ss_family == AF_INET6) &&
+		    fstat(listeners[i], &st) == 0) {
+			ql[nql].ino = st.st_ino;
+			cfg_addr_str((struct sockaddr *)&ls, len, ql[nql].name,
+			    sizeof(ql[nql].name));
+			nql++;
+		}
+		close(listeners[i]);
+	}
 	log_set_role(LOG_ROLE_STATUS);
 	/* QUIT finishes the connection in hand; USR1 interrupts accept4(). */
 	worker_signals_init(on_signal, on_signal, NULL);

@@ -12,8 +12,8 @@
 
 /*
  * Serves the status endpoints on the listening socket fd; never returns.
- * lfd[0..nlfd) are the serving listeners, held (never accepted on) for
- * their accept-queue lengths in /metrics.
+ * lfd[0..nlfd) are the serving listeners: it notes which they are (for
+ * their accept-queue lengths in /metrics) and closes them.
  */
 void	status_main(const struct cfg *cfg, int fd, const struct sb *sb,
 	    const int *lfd, int nlfd) __attribute__((noreturn));

@@ -409,7 +409,9 @@ reap(void)
  * SYN without ACK does that: the handshakes already under way complete
  * into the accept queue, which the workers then empty; new clients see
  * no answer, then a refusal once the listener is gone. (AF_UNIX
- * listeners have no such filter: the race stays there.)
+ * listeners have no such filter: the race stays there.) A listener may
+ * outlive us (systemd's socket activation holds it): the filter is taken
+ * off just before we exit, and at start in case we were killed.
  */
 static void
 refuse_new(int fd)
@@ -431,6 +433,15 @@ refuse_new(int fd)
 	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog,
 	    sizeof(prog)) == -1)
 		log_warn("setsockopt(SO_ATTACH_FILTER) on a listener failed");
+}
+
+static void
+accept_new(int fd)
+{
+	int unused = 0;
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, &unused,
+	    sizeof(unused));
 }
 
 /* Graceful: stop accepting (after the drain delay), finish requests. */
@@ -1146,10 +1157,12 @@ master_run(const struct master_args *a)
 	install_signals(&sleep_mask);
 	title_set("preforkd: master (gen %d) %s%s", gen, c->listen[0].spec,
 	    c->nlisten > 1 ? " ..." : "");
-	if (nlfd > 1)		/* workers poll several listeners */
-		for (int i = 0; i < nlfd; i++)
+	for (int i = 0; i < nlfd; i++) {
+		accept_new(lfd[i]);	/* a stop filter left by a killed master */
+		if (nlfd > 1)		/* workers poll several listeners */
 			(void)fcntl(lfd[i], F_SETFL,
 			    fcntl(lfd[i], F_GETFL) | O_NONBLOCK);
+	}
 	ready_deadline = now_ms() + READY_WAIT_MS;
 	maintain();
 	spawn_status();
@@ -1187,8 +1200,10 @@ master_run(const struct master_args *a)
 		log_info("exiting: the new master serves");
 		return 0;
 	}
-	for (int i = 0; i < cur->nlfd; i++)
+	for (int i = 0; i < cur->nlfd; i++) {
+		accept_new(cur->lfd[i]);
 		listen_unlink(&cur->cfg.listen[i]);
+	}
 	if (sfd != -1)
 		listen_unlink(&cfg->status_listen);
 	if (pfh != NULL)

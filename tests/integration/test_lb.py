@@ -291,6 +291,26 @@ class DrainTest(LBTestCase):
             self.assertTrue(r.has_token('Connection', 'close'))
         self.assertEqual(srv.wait_exit(10), 0)
 
+    def test_idle_keepalive_closed_without_reset(self):
+        # A stopping worker lets an idle keep-alive connection go with a
+        # half-close and then reads: a request that crosses its FIN is
+        # read and dropped, not answered with a reset (which a second
+        # write would then report).
+        srv = self.start_lb(['--drain-delay', '0'])
+        ka = socket.create_connection(('127.0.0.1', srv.port), timeout=5)
+        self.addCleanup(ka.close)
+        close, rest = raw_exchange(ka, b'')
+        self.assertFalse(close)
+        srv.send_signal(signal.SIGTERM)
+        self.assertEqual(ka.recv(100), b'', 'no FIN from the stopping worker')
+        ka.sendall(request_bytes('GET', '/'))
+        time.sleep(0.1)     # the reset, if any, comes back in one RTT
+        try:
+            ka.sendall(request_bytes('GET', '/'))
+        except (ConnectionResetError, BrokenPipeError) as e:
+            self.fail('reset after a request crossed the FIN: %r' % e)
+        self.assertEqual(srv.wait_exit(10), 0)
+
     def test_no_reset_during_stop(self):
         # Keep-alive clients pausing 0-300 ms between requests (some pause
         # past the moment a stopping worker gives an idle connection up)

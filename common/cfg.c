@@ -757,6 +757,18 @@ set_key(struct cfg *c, const char *key, const char *val, char *err,
 		return set_mime_type(c, val, err, errlen);
 	if (strcmp(key, "error-page") == 0)
 		return set_error_page(c, val, err, errlen);
+	if (strcmp(key, "health-path") == 0) {
+		/* Compared with the raw target: no query, nothing to decode. */
+		if (val[0] != '/' || strcspn(val, "?#% \t") != strlen(val) ||
+		    strlcpy(c->health_path, val, sizeof(c->health_path)) >=
+		    sizeof(c->health_path)) {
+			snprintf(err, errlen, "invalid value '%s' for health-path: "
+			    "must be a path starting with / (no query, no %%)",
+			    val);
+			return -1;
+		}
+		return 0;
+	}
 	snprintf(err, errlen, "unknown key '%s'", key);
 	return -1;
 bad_seconds:

@@ -93,6 +93,7 @@ struct cfg {
 	struct cfg_error_page	error_pages[MAX_ERROR_PAGES];
 	int			nerror_pages;
 	int			autoindex;		/* --autoindex */
+	char			health_path[256];	/* "" when none */
 };
 
 /* Fills c with the built-in defaults (no listener yet: see cfg_finish). */

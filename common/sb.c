@@ -38,6 +38,16 @@ sb_state_name(enum sb_state s)
 	return (size_t)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
 }
 
+const char *
+sb_run_name(int run)
+{
+	static const char *names[] = { "serving", "draining", "stopping",
+	    "upgrading", "crash loop" };
+
+	return run >= 0 && (size_t)run < sizeof(names) / sizeof(names[0]) ?
+	    names[run] : "?";
+}
+
 long long
 sb_now_ms(void)
 {
@@ -54,4 +64,75 @@ sb_copy(char *field, size_t sz, const char *s, size_t n)
 		n = sz - 1;
 	memcpy(field, s, n);
 	field[n] = '\0';
+}
+
+void
+sb_count(struct sb_slot *s, int method, int status, long long us,
+    long long bytes)
+{
+	static const long long bounds[SB_BUCKETS - 1] = SB_BUCKET_BOUNDS_US;
+	volatile struct sb_ctr *c = &s->ctr;
+	int cls = status / 100 - 1, b = 0;
+
+	if (method < 0 || method >= SB_METHODS)
+		method = SB_METHODS - 1;
+	if (cls < 0 || cls >= SB_CLASSES)
+		cls = SB_CLASSES - 1;	/* no status: counted as 5xx */
+	while (b < SB_BUCKETS - 1 && us > bounds[b])
+		b++;
+	c->req[method][cls]++;
+	c->dur[b]++;
+	c->dur_us += (unsigned long long)(us > 0 ? us : 0);
+	c->bytes += (unsigned long long)(bytes > 0 ? bytes : 0);
+}
+
+/* a += b, field by field. */
+static void
+ctr_add(volatile struct sb_ctr *a, const volatile struct sb_ctr *b)
+{
+	for (int m = 0; m < SB_METHODS; m++)
+		for (int k = 0; k < SB_CLASSES; k++)
+			a->req[m][k] += b->req[m][k];
+	for (int i = 0; i < SB_BUCKETS; i++)
+		a->dur[i] += b->dur[i];
+	a->dur_us += b->dur_us;
+	a->bytes += b->bytes;
+	a->conns += b->conns;
+	a->fair_closes += b->fair_closes;
+}
+
+/*
+ * A seqlock with the master as the only writer: a reader that saw the
+ * slot before the fold and the total after it would count it twice.
+ */
+void
+sb_fold(struct sb *sb, struct sb_slot *s)
+{
+	sb->fold_seq++;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	ctr_add(&sb->total, &s->ctr);
+	memset((void *)&s->ctr, 0, sizeof(s->ctr));
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	sb->fold_seq++;
+}
+
+void
+sb_sum(const struct sb *sb, struct sb_ctr *out)
+{
+	/* Bounded: a master killed in the middle of a fold must not hang
+	 * the status process. */
+	for (int tries = 0; tries < 100000; tries++) {
+		unsigned seq = sb->fold_seq;
+
+		if (seq & 1)
+			continue;	/* a fold is a few hundred stores */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		memset(out, 0, sizeof(*out));
+		ctr_add(out, &sb->total);
+		for (int i = 0; i < SB_SLOTS; i++)
+			ctr_add(out, &sb->slot[i].ctr);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (sb->fold_seq == seq)
+			return;
+	}
 }

@@ -16,9 +16,39 @@
 
 #define SB_SLOTS	(2 * MAX_WORKERS)
 
+/* Request counters: by method (GET, HEAD, POST, PUT, DELETE, OPTIONS,
+ * PATCH, other) and status class (1xx..5xx); the duration histogram's
+ * upper bounds in microseconds (the last bucket is +Inf). */
+#define SB_METHODS	8
+#define SB_CLASSES	5
+#define SB_BUCKETS	12
+#define SB_BUCKET_BOUNDS_US { 1000, 5000, 10000, 25000, 50000, 100000, \
+	250000, 500000, 1000000, 2500000, 10000000 }
+#define SB_SIGNALS	65	/* crashes counted by signal number */
+
 enum sb_state {
 	SB_EMPTY = 0, SB_STARTING, SB_ACCEPTING, SB_READING, SB_HANDLING,
 	SB_WRITING, SB_KEEPALIVE, SB_CLOSING
+};
+
+/*
+ * What is served, counted by a worker in its own slot with plain stores;
+ * the master adds a slot's counters into the instance's total when its
+ * worker exits (sb_fold), so the sum never goes backwards.
+ */
+struct sb_ctr {
+	unsigned long long	req[SB_METHODS][SB_CLASSES];
+	unsigned long long	dur[SB_BUCKETS];	/* per bucket, not cumulative */
+	unsigned long long	dur_us;			/* sum of durations */
+	unsigned long long	bytes;			/* response body bytes */
+	unsigned long long	conns;			/* connections accepted */
+	unsigned long long	fair_closes;		/* keep-alive given up */
+};
+
+/* What the instance is doing, as health checks see it (master writes). */
+enum sb_run {
+	SB_RUN_SERVING = 0, SB_RUN_DRAINING, SB_RUN_STOPPING, SB_RUN_UPGRADING,
+	SB_RUN_CRASHLOOP
 };
 
 struct sb_slot {
@@ -34,6 +64,7 @@ struct sb_slot {
 	char				method[12];
 	char				path[64];
 	char				client[48];
+	volatile struct sb_ctr		ctr;
 };
 
 struct sb {
@@ -43,6 +74,17 @@ struct sb {
 	volatile long long	master_started_ms;
 	volatile long long	master_started_unix; /* wall clock, seconds */
 	struct sb_slot		slot[SB_SLOTS];
+	volatile int		run;		/* enum sb_run */
+	/* Odd while the master folds a slot into total: a reader retries. */
+	volatile unsigned	fold_seq;
+	volatile struct sb_ctr	total;		/* of the workers gone */
+	/* Written by the master only. */
+	volatile unsigned long long crashes[SB_SIGNALS]; /* by signal */
+	volatile unsigned long long timeouts;	/* handler --timeout */
+	volatile unsigned long long respawns;	/* unasked-for deaths replaced */
+	volatile unsigned long long recycles;	/* --max-requests */
+	volatile unsigned long long reloads;	/* HUP, completed */
+	volatile unsigned long long reload_failures;
 };
 
 /* Maps a zeroed scoreboard shared with future children, or NULL. */
@@ -50,9 +92,18 @@ struct sb	*sb_create(void);
 /* Number of workers blocked in accept() right now. */
 int		 sb_accepting(const struct sb *sb);
 const char	*sb_state_name(enum sb_state s);
+/* "serving", "draining", "stopping", "upgrading", "crash loop". */
+const char	*sb_run_name(int run);
 /* Monotonic milliseconds, the scoreboard's clock. */
 long long	 sb_now_ms(void);
 /* Copies s (n bytes) into a fixed field of size sz, truncated, NUL-ended. */
 void		 sb_copy(char *field, size_t sz, const char *s, size_t n);
+/* Counts one finished request in a worker's own slot (no syscall). */
+void		 sb_count(struct sb_slot *s, int method, int status,
+		    long long us, long long bytes);
+/* Master: adds slot s's counters into the total and zeroes them. */
+void		 sb_fold(struct sb *sb, struct sb_slot *s);
+/* The total plus every live slot, consistent with the folds. */
+void		 sb_sum(const struct sb *sb, struct sb_ctr *out);
 
 #endif

@@ -20,7 +20,8 @@ enum {
 	OPT_MAX_REQUESTS_JITTER, OPT_KEEPALIVE_REQUESTS, OPT_MAX_HEADER_SIZE,
 	OPT_MAX_BODY_SIZE, OPT_BACKLOG, OPT_ACCESS_LOG, OPT_ACCESS_LOG_FORMAT,
 	OPT_ERROR_LOG, OPT_LOG_LEVEL, OPT_MODULE_OPTION, OPT_STATUS_LISTEN,
-	OPT_CACHE_CONTROL, OPT_MIME_TYPE, OPT_ERROR_PAGE, OPT_AUTOINDEX
+	OPT_CACHE_CONTROL, OPT_MIME_TYPE, OPT_ERROR_PAGE, OPT_AUTOINDEX,
+	OPT_HEALTH_PATH
 };
 
 /* Keys that may be given more than once: flags replace the file's list. */
@@ -61,6 +62,7 @@ static const struct option longopts[] = {
 	{ "mime-type",		required_argument, NULL, OPT_MIME_TYPE },
 	{ "error-page",		required_argument, NULL, OPT_ERROR_PAGE },
 	{ "autoindex",		no_argument,	   NULL, OPT_AUTOINDEX },
+	{ "health-path",	required_argument, NULL, OPT_HEALTH_PATH },
 	{ "help",		no_argument,	   NULL, 'h' },
 	{ "version",		no_argument,	   NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
@@ -80,7 +82,10 @@ flags_usage(FILE *f)
 "  -w, --workers N|auto       worker processes (default: online CPUs)\n"
 "      --backlog N            listen backlog (default 1024)\n"
 "      --status-listen ADDR   serve /status (text, ?format=json|html) from\n"
-"                             a separate process on ADDR (default: off)\n"
+"                             a separate process on ADDR (default: off);\n"
+"                             also /metrics (Prometheus) and /healthz\n"
+"      --health-path PATH     answer PATH with 200, or 503 while stopping,\n"
+"                             draining, upgrading or crash-looping\n"
 "\n"
 "Timeouts (seconds, decimals allowed):\n"
 "      --header-timeout S     to receive a request head (default 10)\n"
@@ -92,7 +97,8 @@ flags_usage(FILE *f)
 "                             (default 5; behind a load balancer, set it\n"
 "                             above the balancer's idle timeout)\n"
 "      --graceful-timeout S   shutdown waits this long for requests (30)\n"
-"      --drain-delay S        on TERM/QUIT, keep serving this long (0)\n"
+"      --drain-delay S        on TERM/QUIT, keep serving this long with\n"
+"                             health failing, then stop accepting (0)\n"
 "      --timeout S            longest a module handler may run on one\n"
 "                             request: then 503, backtrace, worker replaced\n"
 "                             (default 30)\n"

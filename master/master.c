@@ -4,7 +4,9 @@
  * flags in priority order; keep the worker count at target with backoff.
  * The master never touches HTTP.
  */
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <linux/filter.h>
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
@@ -95,6 +97,7 @@ static long long	 backoff_ms;
 static pid_t		 recycling;	/* retiring for --max-requests, or 0 */
 static enum { RUNNING, DRAINING, STOPPING, KILLING } state = RUNNING;
 static long long	 deadline;	/* of the current shutdown phase */
+static bool		 status_restart; /* we asked it to go: no warning */
 
 static long long
 now_ms(void)
@@ -311,6 +314,11 @@ reaped(struct proc *p, int status)
 	    code == WORKER_EXIT_BOOT;
 	char req[160];
 
+	sb_fold(sb, s);		/* its counters outlive it */
+	if (WIFSIGNALED(status) && WTERMSIG(status) < SB_SIGNALS)
+		sb->crashes[WTERMSIG(status)]++;
+	if (code == WORKER_EXIT_TIMEOUT)
+		sb->timeouts++;
 	describe_request(s, req, sizeof(req));
 	if (WIFEXITED(status)) {
 		if (code == 0 || state != RUNNING)
@@ -342,8 +350,10 @@ reaped(struct proc *p, int status)
 	s->pid = 0;
 	s->state = SB_EMPTY;
 	p->pid = 0;
-	if (state != RUNNING || p->retiring)
+	/* While draining, the instance still serves everything. */
+	if ((state != RUNNING && state != DRAINING) || p->retiring)
 		return;
+	sb->respawns++;		/* maintain() replaces it */
 	if (quick) {
 		long long prev = backoff_ms;
 
@@ -383,12 +393,55 @@ reap(void)
 				    WTERMSIG(status));
 			upgrade_failed();
 		} else if (pid == status_pid) {
-			if (state == RUNNING)
+			if (state == RUNNING && !status_restart)
 				log_warnx("status process (pid %d) died: "
 				    "restarting it", (int)pid);
 			status_pid = 0;
+			status_restart = false;
 		}
 	}
+}
+
+/*
+ * A TCP listener that is about to close must stop taking connections
+ * first, or one that completes between the workers' last accept() and
+ * the close is reset. A socket filter on the listener that drops every
+ * SYN without ACK does that: the handshakes already under way complete
+ * into the accept queue, which the workers then empty; new clients see
+ * no answer, then a refusal once the listener is gone. (AF_UNIX
+ * listeners have no such filter: the race stays there.) A listener may
+ * outlive us (systemd's socket activation holds it): the filter is taken
+ * off just before we exit, and at start in case we were killed.
+ */
+static void
+refuse_new(int fd)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 13),	/* TCP flags */
+		BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x12),	/* SYN, ACK */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x02, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+		BPF_STMT(BPF_RET | BPF_K, 0xffffffff),
+	};
+	struct sock_fprog prog = { sizeof(code) / sizeof(code[0]), code };
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1 ||
+	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+		return;
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog,
+	    sizeof(prog)) == -1)
+		log_warn("setsockopt(SO_ATTACH_FILTER) on a listener failed");
+}
+
+static void
+accept_new(int fd)
+{
+	int unused = 0;
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, &unused,
+	    sizeof(unused));
 }
 
 /* Graceful: stop accepting (after the drain delay), finish requests. */
@@ -400,6 +453,9 @@ begin_stop(void)
 		int fl = fcntl(lfds[i], F_GETFL);
 
 		(void)fcntl(lfds[i], F_SETFL, fl | O_NONBLOCK);
+		/* A new master of an upgrade shares them: not while it runs. */
+		if (upgrade_pid == 0)
+			refuse_new(lfds[i]);
 	}
 	signal_all(SIGQUIT);
 	state = STOPPING;
@@ -505,6 +561,7 @@ begin_reload(void)
 	    &fo, err, sizeof(err))) != 0) {
 		log_errorx("reload failed, generation %d keeps serving: %s",
 		    gen, err);
+		sb->reload_failures++;
 		return;
 	}
 	keep_restart_keys(&nxt->cfg, &cur->cfg);
@@ -519,6 +576,7 @@ begin_reload(void)
 		    err, sizeof(err), &code)) == -1) {
 			log_errorx("reload failed, generation %d keeps serving: "
 			    "%s", gen, err);
+			sb->reload_failures++;
 			drop_new_listeners();
 			return;
 		}
@@ -588,6 +646,7 @@ check_reload(void)
 			if (cur_has_fd(nxt->lfd[i]))
 				(void)listen_apply(&cur->cfg, nxt->lfd[i]);
 		drop_new_listeners();
+		sb->reload_failures++;
 		log_errorx("reload aborted: the workers of generation %d %s; "
 		    "generation %d keeps serving", gen + 1, reload_failed ?
 		    "died at start" : "did not start in time", gen);
@@ -619,6 +678,14 @@ check_reload(void)
 	target = cfg->workers;
 	recycling = 0;
 	sb->generation = gen;
+	sb->reloads++;
+	/* The status process holds the listeners (their queue lengths) and
+	 * the old configuration: a fresh one takes the new ones. */
+	if (status_pid != 0) {
+		kill(status_pid, SIGQUIT);
+		status_restart = true;
+		status_next = 0;
+	}
 	{
 		char err[512];
 
@@ -860,6 +927,7 @@ murder(void)
 		log_warnx("worker %d (pid %d) stuck for %lld ms%s: killing it",
 		    p->id, (int)p->pid, now - start, req);
 		kill(p->pid, SIGKILL);
+		sb->timeouts++;
 		s->handler_start_ms = 0;	/* once */
 	}
 }
@@ -888,6 +956,7 @@ recycle(void)
 			log_info("worker %d (pid %d) recycled after %llu "
 			    "requests", r->id, (int)r->pid,
 			    sb->slot[r->sbi].requests);
+			sb->recycles++;
 			retire(r);
 		}
 		return;
@@ -908,7 +977,7 @@ recycle(void)
 static void
 maintain(void)
 {
-	if (state != RUNNING || now_ms() < next_spawn)
+	if ((state != RUNNING && state != DRAINING) || now_ms() < next_spawn)
 		return;
 	for (int id = 1; id <= target; id++) {
 		if (active(id) != NULL)
@@ -927,12 +996,14 @@ sleep_until_event(const sigset_t *mask)
 	long long wake = -1, now = now_ms();
 	struct timespec ts, *tsp = NULL;
 
-	if (state != RUNNING)
+	if (state != RUNNING && state != DRAINING)
 		wake = deadline;
 	else {
 		wake = now + MASTER_TICK_MS;	/* heartbeats, recycling */
 		if (next_spawn > now && next_spawn < wake)
 			wake = next_spawn;
+		if (state == DRAINING && deadline < wake)
+			wake = deadline;
 	}
 	if (wake != -1) {
 		long long d = wake > now ? wake - now : 0;
@@ -963,18 +1034,46 @@ spawn_status(void)
 		return;
 	}
 	if (pid == 0) {
-		for (int i = 0; i < nlfds; i++)
-			close(lfds[i]);		/* it serves only its own */
+		/* It notes which the serving listeners are (their accept
+		 * queues), then closes them. */
+		close_other_listeners(cur);
 		if (pfh != NULL)
 			close(pidfile_fileno(pfh));
 		if (ready_fd != -1)
 			close(ready_fd);
 		if (worker_drop_privileges() == -1)
 			_exit(WORKER_EXIT_BOOT);
-		status_main(cfg, sfd, sb);
+		status_main(cfg, sfd, sb, lfds, nlfds);
 	}
 	status_pid = pid;
 	log_info("status process started (pid %d)", (int)pid);
+}
+
+/*
+ * What health checks answer (the workers and the status process read it
+ * from the scoreboard). A crash loop lasts while respawns back off and
+ * fewer workers run than wanted.
+ */
+static void
+update_run(void)
+{
+	int run = SB_RUN_SERVING, up = 0;
+
+	if (state == DRAINING)
+		run = SB_RUN_DRAINING;
+	else if (state != RUNNING)
+		run = SB_RUN_STOPPING;
+	else if (upgrade_pid != 0)
+		run = SB_RUN_UPGRADING;
+	else if (backoff_ms != 0) {
+		for (int i = 0; i < MAX_PROCS; i++)
+			if (procs[i].pid > 0 && !procs[i].retiring &&
+			    sb->slot[procs[i].sbi].state != SB_STARTING)
+				up++;
+		if (up < target)
+			run = SB_RUN_CRASHLOOP;
+	}
+	sb->run = run;
 }
 
 /* The first generation is serving: tell whoever waits (-D, systemd). */
@@ -1058,10 +1157,12 @@ master_run(const struct master_args *a)
 	install_signals(&sleep_mask);
 	title_set("preforkd: master (gen %d) %s%s", gen, c->listen[0].spec,
 	    c->nlisten > 1 ? " ..." : "");
-	if (nlfd > 1)		/* workers poll several listeners */
-		for (int i = 0; i < nlfd; i++)
+	for (int i = 0; i < nlfd; i++) {
+		accept_new(lfd[i]);	/* a stop filter left by a killed master */
+		if (nlfd > 1)		/* workers poll several listeners */
 			(void)fcntl(lfd[i], F_SETFL,
 			    fcntl(lfd[i], F_GETFL) | O_NONBLOCK);
+	}
 	ready_deadline = now_ms() + READY_WAIT_MS;
 	maintain();
 	spawn_status();
@@ -1070,16 +1171,21 @@ master_run(const struct master_args *a)
 		reap();
 		handle_flags();
 		handle_deadlines();
+		update_run();
 		if (state == RUNNING) {
 			check_ready();
 			check_reload();
-			murder();
-			recycle();
 		}
+		recycle();		/* (clears got_sb in any state) */
+		if (state == RUNNING || state == DRAINING)
+			murder();
 		maintain();
 		spawn_status();
 		sb->target = target;
-		if (state != RUNNING && status_pid != 0)
+		update_run();
+		/* It answers health and metrics until the workers are gone. */
+		if (state != RUNNING && status_pid != 0 &&
+		    (state == KILLING || count_workers() == 0))
 			kill(status_pid, SIGTERM);
 		if (state != RUNNING && count_workers() == 0 && status_pid == 0)
 			break;		/* (a new master of an upgrade lives on) */
@@ -1094,8 +1200,10 @@ master_run(const struct master_args *a)
 		log_info("exiting: the new master serves");
 		return 0;
 	}
-	for (int i = 0; i < cur->nlfd; i++)
+	for (int i = 0; i < cur->nlfd; i++) {
+		accept_new(cur->lfd[i]);
 		listen_unlink(&cur->cfg.listen[i]);
+	}
 	if (sfd != -1)
 		listen_unlink(&cfg->status_listen);
 	if (pfh != NULL)

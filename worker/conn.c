@@ -24,6 +24,7 @@
 #include "alog.h"
 #include "api.h"
 #include "conn.h"
+#include "health.h"
 #include "iov.h"
 #include "log.h"
 #include "resp.h"
@@ -146,7 +147,10 @@ should_yield(struct conn *c)
 		pfd[i].events = POLLIN;
 		pfd[i].revents = 0;
 	}
-	return poll(pfd, (nfds_t)c->nlfd, 0) > 0;
+	if (poll(pfd, (nfds_t)c->nlfd, 0) <= 0)
+		return false;
+	worker_slot->ctr.fair_closes++;		/* it closes now */
+	return true;
 }
 
 /*
@@ -507,6 +511,8 @@ dispatch(struct conn *c)
 
 	if (http_target_split(&c->rd.req, &raw, &rawlen, &query, &qlen) != 0)
 		return 400;
+	if (health_match(c, raw, rawlen))	/* no handler, no file system */
+		return (rc = skip_body_first(c)) != 0 ? rc : health_handle(c);
 	if ((m = module_route(raw, rawlen)) != NULL)
 		return api_handle(c, m);
 	if ((rc = skip_body_first(c)) != 0)
@@ -539,6 +545,7 @@ serve_one(struct conn *c)
 	c->body_start = 0;
 	/* idle-timeout 0: no keep-alive. */
 	c->close = !q->keep_alive || q->upgrade || worker_stop ||
+	    health_draining() ||
 	    c->nreq >= (unsigned long long)c->cfg->keepalive_requests ||
 	    c->cfg->idle_timeout_ms == 0;
 	if ((rc = dispatch(c)) == 0 && c->hijacked)
@@ -551,6 +558,7 @@ serve_one(struct conn *c)
 	finish_body(c);
 	worker_check_reopen();
 	alog_write(c);
+	health_count(c);
 	worker_slot->req_start_ms = 0;
 	if (worker_quota != 0 && worker_slot->requests >= worker_quota &&
 	    !worker_slot->recycle) {
@@ -592,20 +600,26 @@ conn_serve(struct conn *c, int fd, const struct sockaddr *peer,
 	}
 	http_reader_init(&c->rd, c->rd.buf, c->rd.cap, c->rd.max_head,
 	    c->rd.max_body);
+	worker_slot->ctr.conns++;
 	first_deadline = now_ms() + c->cfg->header_timeout_ms;
 	c->slice_start = now_us();
 	for (;;) {
 		c->have_req = false;
 		rc = read_head(c, first_deadline);
 		first_deadline = 0;
-		if (rc == -1)
+		if (rc == -1) {
+			/* Stopping: a request may cross our FIN; half-close and
+			 * read, so that the client never gets a reset. */
+			linger = worker_stop && c->nreq > 0;
 			break;
+		}
 		if (rc != 0) {
 			c->status = rc;
 			c->sent = 0;
 			c->close = true;
 			resp_error(c, rc);
 			alog_write(c);
+			health_count(c);
 			linger = true;
 			break;
 		}

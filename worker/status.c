@@ -1,7 +1,8 @@
 /*
  * status - the status process (SPEC section 9). Forked by the master with
  * the --status-listen socket only, it serves one short connection at a
- * time and renders the scoreboard as plain text, JSON or an HTML page.
+ * time and renders the scoreboard as plain text, JSON or an HTML page,
+ * as Prometheus metrics (/metrics), or as a health answer (/healthz).
  * It reads the scoreboard and never writes it, so a hung or crashed
  * worker cannot stop it and it cannot disturb a worker.
  *
@@ -12,6 +13,13 @@
  */
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/uio.h>
 #include <errno.h>
 #include <poll.h>
@@ -83,6 +91,16 @@ static const struct cfg		*cfg;
 static const struct sb		*sb;
 static char			 addr[160];	/* what we listen on */
 static struct snap		 snap;
+/* A serving TCP listener, known by its socket's inode. */
+struct qlisten {
+	ino_t		ino;
+	char		name[160];
+	bool		found;
+	unsigned	len;		/* connections in its accept queue */
+	unsigned	limit;		/* the backlog */
+};
+static struct qlisten		 ql[MAX_LISTENERS];
+static int			 nql;
 static char			 body[STATUS_BODY_MAX];
 
 static void
@@ -573,6 +591,214 @@ render_html(struct out *o, const struct snap *sn)
 	    STATUS_REFRESH_S);
 }
 
+/* --- /metrics: Prometheus text format 0.0.4 ----------------------------- */
+
+static void
+metric_head(struct out *o, const char *name, const char *type,
+    const char *help)
+{
+	out_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/*
+ * Fills ql[] with the accept queues of family's TCP listeners, from one
+ * sock_diag dump of the listening sockets: the status process does not
+ * hold the listeners (it must not keep them open when the workers have
+ * closed them), so it finds them by inode.
+ */
+static void
+diag_queues(int family)
+{
+	struct {
+		struct nlmsghdr		nlh;
+		struct inet_diag_req_v2	r;
+	} req;
+	static long buf[4096];		/* aligned for nlmsghdr */
+	struct timeval tv = { 1, 0 };
+	int fd;
+
+	if ((fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC,
+	    NETLINK_SOCK_DIAG)) == -1)
+		return;
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	memset(&req, 0, sizeof(req));
+	req.nlh.nlmsg_len = sizeof(req);
+	req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	req.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	req.r.sdiag_family = (unsigned char)family;
+	req.r.sdiag_protocol = IPPROTO_TCP;
+	req.r.idiag_states = 1U << TCP_LISTEN;
+	if (send(fd, &req, sizeof(req), 0) != (ssize_t)sizeof(req))
+		goto done;
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		int left = (int)n;
+
+		if (n <= 0)
+			goto done;
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf;
+		    NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+			const struct inet_diag_msg *m = NLMSG_DATA(h);
+
+			if (h->nlmsg_type == NLMSG_DONE ||
+			    h->nlmsg_type == NLMSG_ERROR)
+				goto done;
+			for (int i = 0; i < nql; i++)
+				if (ql[i].ino == (ino_t)m->idiag_inode) {
+					/* On a listener: the queue, the limit. */
+					ql[i].found = true;
+					ql[i].len = m->idiag_rqueue;
+					ql[i].limit = m->idiag_wqueue;
+				}
+		}
+	}
+done:
+	close(fd);
+}
+
+/* The accept-queue length and limit of each TCP listener, now. */
+static void
+render_queues(struct out *o)
+{
+	for (int i = 0; i < nql; i++)
+		ql[i].found = false;
+	if (nql > 0) {
+		diag_queues(AF_INET);
+		diag_queues(AF_INET6);
+	}
+	metric_head(o, "preforkd_listen_queue_length", "gauge",
+	    "Connections waiting in a TCP listener's accept queue.");
+	for (int i = 0; i < nql; i++)
+		if (ql[i].found)
+			out_printf(o, "preforkd_listen_queue_length{listener=\"%s\"}"
+			    " %u\n", ql[i].name, ql[i].len);
+	metric_head(o, "preforkd_listen_queue_limit", "gauge",
+	    "The accept queue's limit (the listen backlog).");
+	for (int i = 0; i < nql; i++)
+		if (ql[i].found)
+			out_printf(o, "preforkd_listen_queue_limit{listener=\"%s\"}"
+			    " %u\n", ql[i].name, ql[i].limit);
+}
+
+/* The request counters: by method and status class, durations, bytes. */
+static void
+render_requests(struct out *o, const struct sb_ctr *t)
+{
+	static const char *methods[SB_METHODS] = { "GET", "HEAD", "POST",
+	    "PUT", "DELETE", "OPTIONS", "PATCH", "other" };
+	static const long long bounds[SB_BUCKETS - 1] = SB_BUCKET_BOUNDS_US;
+	unsigned long long n = 0;
+
+	metric_head(o, "preforkd_http_requests_total", "counter",
+	    "Requests answered by the workers, by method and status class.");
+	for (int m = 0; m < SB_METHODS; m++)
+		for (int k = 0; k < SB_CLASSES; k++)
+			out_printf(o, "preforkd_http_requests_total{method=\"%s\","
+			    "code=\"%dxx\"} %llu\n", methods[m], k + 1,
+			    t->req[m][k]);
+	metric_head(o, "preforkd_http_request_duration_seconds", "histogram",
+	    "Time from a request's first byte to the end of its response.");
+	for (int b = 0; b < SB_BUCKETS; b++) {
+		n += t->dur[b];
+		if (b < SB_BUCKETS - 1)
+			out_printf(o, "preforkd_http_request_duration_seconds_bucket"
+			    "{le=\"%lld.%06lld\"} %llu\n", bounds[b] / 1000000,
+			    bounds[b] % 1000000, n);
+		else
+			out_printf(o, "preforkd_http_request_duration_seconds_bucket"
+			    "{le=\"+Inf\"} %llu\n", n);
+	}
+	out_printf(o, "preforkd_http_request_duration_seconds_sum %llu.%06llu\n"
+	    "preforkd_http_request_duration_seconds_count %llu\n",
+	    t->dur_us / 1000000, t->dur_us % 1000000, n);
+	metric_head(o, "preforkd_http_response_body_bytes_total", "counter",
+	    "Response body bytes sent (heads not included).");
+	out_printf(o, "preforkd_http_response_body_bytes_total %llu\n",
+	    t->bytes);
+	metric_head(o, "preforkd_connections_accepted_total", "counter",
+	    "Client connections accepted by the workers.");
+	out_printf(o, "preforkd_connections_accepted_total %llu\n", t->conns);
+	metric_head(o, "preforkd_keepalive_fairness_closes_total", "counter",
+	    "Keep-alive connections closed so that a waiting client gets a "
+	    "worker.");
+	out_printf(o, "preforkd_keepalive_fairness_closes_total %llu\n",
+	    t->fair_closes);
+}
+
+/* The master's counters: crashes, timeouts, respawns, reloads. */
+static void
+render_supervision(struct out *o)
+{
+	metric_head(o, "preforkd_worker_crashes_total", "counter",
+	    "Workers killed by a signal, by signal.");
+	for (int i = 1; i < SB_SIGNALS; i++) {
+		unsigned long long n = sb->crashes[i];
+		const char *name = sigabbrev_np(i);
+
+		if (n == 0)
+			continue;
+		if (name != NULL)
+			out_printf(o, "preforkd_worker_crashes_total{signal="
+			    "\"SIG%s\"} %llu\n", name, n);
+		else
+			out_printf(o, "preforkd_worker_crashes_total{signal="
+			    "\"%d\"} %llu\n", i, n);
+	}
+	metric_head(o, "preforkd_handler_timeouts_total", "counter",
+	    "Handlers stopped for running past --timeout.");
+	out_printf(o, "preforkd_handler_timeouts_total %llu\n", sb->timeouts);
+	metric_head(o, "preforkd_worker_respawns_total", "counter",
+	    "Workers started to replace one that died unasked.");
+	out_printf(o, "preforkd_worker_respawns_total %llu\n", sb->respawns);
+	metric_head(o, "preforkd_worker_recycles_total", "counter",
+	    "Workers replaced after --max-requests.");
+	out_printf(o, "preforkd_worker_recycles_total %llu\n", sb->recycles);
+	metric_head(o, "preforkd_reloads_total", "counter",
+	    "Completed reloads (HUP).");
+	out_printf(o, "preforkd_reloads_total %llu\n", sb->reloads);
+	metric_head(o, "preforkd_reload_failures_total", "counter",
+	    "Reloads refused or aborted; the old generation kept serving.");
+	out_printf(o, "preforkd_reload_failures_total %llu\n",
+	    sb->reload_failures);
+}
+
+static void
+render_metrics(struct out *o, const struct snap *sn)
+{
+	static struct sb_ctr t;
+	int run = sb->run;
+
+	sb_sum(sb, &t);
+	metric_head(o, "preforkd_build_info", "gauge",
+	    "Always 1; the version is a label.");
+	out_str(o, "preforkd_build_info{version=\"" PREFORKD_VERSION "\"} 1\n");
+	metric_head(o, "preforkd_start_time_seconds", "gauge",
+	    "When the master started (Unix time); a USR2 upgrade starts anew.");
+	out_printf(o, "preforkd_start_time_seconds %lld\n", sn->started_unix);
+	metric_head(o, "preforkd_uptime_seconds", "gauge",
+	    "Seconds since the master started.");
+	out_printf(o, "preforkd_uptime_seconds %lld.%03lld\n", sn->up_ms / 1000,
+	    sn->up_ms % 1000);
+	metric_head(o, "preforkd_generation", "gauge",
+	    "The serving generation (1, then one more per reload).");
+	out_printf(o, "preforkd_generation %d\n", sn->generation);
+	metric_head(o, "preforkd_healthy", "gauge",
+	    "1 while serving; 0 while draining, stopping, upgrading or in a "
+	    "crash loop (then the health path answers 503).");
+	out_printf(o, "preforkd_healthy %d\n", run == SB_RUN_SERVING);
+	metric_head(o, "preforkd_workers_wanted", "gauge",
+	    "Workers the master keeps running.");
+	out_printf(o, "preforkd_workers_wanted %d\n", sn->target);
+	metric_head(o, "preforkd_workers", "gauge",
+	    "Worker processes by scoreboard state.");
+	for (int st = SB_STARTING; st <= SB_CLOSING; st++)
+		out_printf(o, "preforkd_workers{state=\"%s\"} %d\n",
+		    sb_state_name(st), sn->count[st]);
+	render_queues(o);
+	render_requests(o, &t);
+	render_supervision(o);
+}
+
 /* --- the connection -------------------------------------------------- */
 
 /* Waits for events on fd until deadline: 1 ready, 0 timed out, -1 error. */
@@ -820,13 +1046,38 @@ serve(int fd)
 	head_only = strcmp(method, "HEAD") == 0;
 	if ((query = strchr(target, '?')) != NULL)
 		*query++ = '\0';
-	if (strcmp(target, "/status") != 0) {
+	if (strcmp(target, "/status") != 0 && strcmp(target, "/metrics") != 0 &&
+	    strcmp(target, "/healthz") != 0) {
 		(void)respond_error(fd, 404, NULL, head_only);
 		return;
 	}
 	if (!head_only && strcmp(method, "GET") != 0) {
 		if (respond_error(fd, 405, "Allow: GET, HEAD\r\n", false) == 0)
 			linger(fd);
+		return;
+	}
+	if (strcmp(target, "/healthz") == 0) {
+		int run = sb->run;
+		char msg[32];
+		int n = snprintf(msg, sizeof(msg), "%s\n",
+		    run == SB_RUN_SERVING ? "ok" : sb_run_name(run));
+
+		(void)respond(fd, run == SB_RUN_SERVING ? 200 : 503, ctypes[0],
+		    NULL, msg, (size_t)n, head_only);
+		return;
+	}
+	if (strcmp(target, "/metrics") == 0) {
+		snapshot(&snap);
+		o.p = body;
+		o.cap = sizeof(body);
+		o.len = 0;
+		o.full = false;
+		render_metrics(&o, &snap);
+		if (o.full)
+			(void)respond_error(fd, 500, NULL, head_only);
+		else
+			(void)respond(fd, 200, "text/plain; version=0.0.4; "
+			    "charset=utf-8", NULL, o.p, o.len, head_only);
 		return;
 	}
 	if ((fmt = parse_format(query)) == -1) {
@@ -853,7 +1104,8 @@ pause_ms(long ms)
 }
 
 void
-status_main(const struct cfg *c, int lfd, const struct sb *board)
+status_main(const struct cfg *c, int lfd, const struct sb *board,
+    const int *listeners, int nlisteners)
 {
 	pid_t master = getppid();
 	struct sockaddr_storage ss;
@@ -862,6 +1114,22 @@ status_main(const struct cfg *c, int lfd, const struct sb *board)
 
 	cfg = c;
 	sb = board;
+	/* Only their names and inodes: see diag_queues(). */
+	for (int i = 0; i < nlisteners && nql < MAX_LISTENERS; i++) {
+		struct sockaddr_storage ls;
+		socklen_t len = sizeof(ls);
+		struct stat st;
+
+		if (getsockname(listeners[i], (struct sockaddr *)&ls, &len) == 0 &&
+		    (ls.ss_family == AF_INET || ls.ss_family == AF_INET6) &&
+		    fstat(listeners[i], &st) == 0) {
+			ql[nql].ino = st.st_ino;
+			cfg_addr_str((struct sockaddr *)&ls, len, ql[nql].name,
+			    sizeof(ql[nql].name));
+			nql++;
+		}
+		close(listeners[i]);
+	}
 	log_set_role(LOG_ROLE_STATUS);
 	/* QUIT finishes the connection in hand; USR1 interrupts accept4(). */
 	worker_signals_init(on_signal, on_signal, NULL);

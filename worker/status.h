@@ -10,8 +10,12 @@
 #include "cfg.h"
 #include "sb.h"
 
-/* Serves the status endpoints on the listening socket fd; never returns. */
-void	status_main(const struct cfg *cfg, int fd, const struct sb *sb)
-	    __attribute__((noreturn));
+/*
+ * Serves the status endpoints on the listening socket fd; never returns.
+ * lfd[0..nlfd) are the serving listeners: it notes which they are (for
+ * their accept-queue lengths in /metrics) and closes them.
+ */
+void	status_main(const struct cfg *cfg, int fd, const struct sb *sb,
+	    const int *lfd, int nlfd) __attribute__((noreturn));
 
 #endif

@@ -219,6 +219,22 @@ START_TEST(test_zero_timeout_in_file)
 }
 END_TEST
 
+START_TEST(test_health_path)
+{
+	static const char *bad[] = { "health", "/a?b", "/a b", "/a%2f", "/#",
+	    "" };
+
+	ck_assert_str_eq(c.health_path, "");
+	ck_assert_int_eq(cfg_set(&c, "health-path", "/-/health", err,
+	    sizeof(err)), 0);
+	ck_assert_str_eq(c.health_path, "/-/health");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(cfg_set(&c, "health-path", bad[i], err,
+		    sizeof(err)) == -1, "accepted '%s'", bad[i]);
+	ck_assert_ptr_nonnull(strstr(err, "health-path"));
+}
+END_TEST
+
 /* Longest prefix at a segment boundary; "/x/" is "/x" and below. */
 START_TEST(test_cache_control)
 {
@@ -328,6 +344,7 @@ main(void)
 	tcase_add_test(tc, test_zero_timeout_in_file);
 	tcase_add_test(tc, test_cache_control);
 	tcase_add_test(tc, test_error_page);
+	tcase_add_test(tc, test_health_path);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <http_parser.h>
+#include <seccomp.h>
 
 #include "flags.h"
 #include "version.h"
@@ -19,7 +20,8 @@ enum {
 	OPT_DRAIN_DELAY, OPT_GRACEFUL_TIMEOUT, OPT_MAX_REQUESTS,
 	OPT_MAX_REQUESTS_JITTER, OPT_KEEPALIVE_REQUESTS, OPT_MAX_HEADER_SIZE,
 	OPT_MAX_BODY_SIZE, OPT_BACKLOG, OPT_ACCESS_LOG, OPT_ACCESS_LOG_FORMAT,
-	OPT_ERROR_LOG, OPT_LOG_LEVEL, OPT_MODULE_OPTION, OPT_STATUS_LISTEN
+	OPT_ERROR_LOG, OPT_LOG_LEVEL, OPT_MODULE_OPTION, OPT_STATUS_LISTEN,
+	OPT_SANDBOX, OPT_SANDBOX_READ, OPT_SANDBOX_WRITE
 };
 
 static const struct option longopts[] = {
@@ -52,6 +54,9 @@ static const struct option longopts[] = {
 	{ "access-log-format",	required_argument, NULL, OPT_ACCESS_LOG_FORMAT },
 	{ "error-log",		required_argument, NULL, OPT_ERROR_LOG },
 	{ "log-level",		required_argument, NULL, OPT_LOG_LEVEL },
+	{ "sandbox",		required_argument, NULL, OPT_SANDBOX },
+	{ "sandbox-read",	required_argument, NULL, OPT_SANDBOX_READ },
+	{ "sandbox-write",	required_argument, NULL, OPT_SANDBOX_WRITE },
 	{ "help",		no_argument,	   NULL, 'h' },
 	{ "version",		no_argument,	   NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
@@ -109,6 +114,16 @@ flags_usage(FILE *f)
 "      --error-log FILE|-          (default -: stderr)\n"
 "      --log-level debug|info|warn|error (default info)\n"
 "\n"
+"Sandbox (workers, after module init):\n"
+"      --sandbox strict|standard|off  strict: read the document root only,\n"
+"                             syscall allow-list (default without modules);\n"
+"                             standard: no exec, ptrace, mounts, namespaces,\n"
+"                             module loading, bpf, keyrings (default with\n"
+"                             modules)\n"
+"      --sandbox-read PATH    may also read beneath PATH; repeatable\n"
+"      --sandbox-write PATH   may also write and create beneath PATH;\n"
+"                             repeatable\n"
+"\n"
 "Running as a daemon:\n"
 "  -D, --daemon               detach once the master is ready (the starting\n"
 "                             process exits non-zero with the reason if not)\n"
@@ -126,7 +141,7 @@ flags_usage(FILE *f)
 "\n"
 "Other:\n"
 "  -h, --help                 this text\n"
-"  -V, --version              versions of preforkd, http-parser, libbsd\n"
+"  -V, --version              versions of preforkd and its libraries\n"
 "\n"
 "Signals to the master: TERM/QUIT graceful stop, INT fast stop, HUP\n"
 "reload, USR1 reopen logs, USR2 binary upgrade, TTIN/TTOU one worker\n"
@@ -138,9 +153,12 @@ flags_version(FILE *f)
 {
 	unsigned long v = http_parser_version();
 
-	fprintf(f, "preforkd %s\nhttp-parser %lu.%lu.%lu\nlibbsd %s\n",
-	    PREFORKD_VERSION, (v >> 16) & 255, (v >> 8) & 255, v & 255,
-	    LIBBSD_VERSION);
+	const struct scmp_version *sv = seccomp_version();
+
+	fprintf(f, "preforkd %s\nhttp-parser %lu.%lu.%lu\nlibbsd %s\n"
+	    "libseccomp %u.%u.%u\n", PREFORKD_VERSION, (v >> 16) & 255,
+	    (v >> 8) & 255, v & 255, LIBBSD_VERSION, sv->major, sv->minor,
+	    sv->micro);
 }
 
 int
@@ -148,8 +166,10 @@ flags_parse(int argc, char **argv, struct cfg *c, struct flags_out *out,
     char *err, size_t errlen)
 {
 	int ch, idx, action = FLAGS_RUN;
-	bool cleared_listen = false, cleared_module = false;
-	bool cleared_option = false;
+	/* Repeatable keys: given as a flag, they replace the file's list. */
+	static const char *repeatable[] = { "listen", "module",
+	    "module-option", "sandbox-read", "sandbox-write" };
+	bool cleared[sizeof(repeatable) / sizeof(repeatable[0])] = { false };
 	const char *key;
 
 	opterr = 0;
@@ -216,17 +236,11 @@ flags_parse(int argc, char **argv, struct cfg *c, struct flags_out *out,
 				return -1;
 			}
 		}
-		/* A repeatable key given as a flag replaces the file's list. */
-		if (strcmp(key, "listen") == 0 && !cleared_listen) {
-			cfg_clear(c, key);
-			cleared_listen = true;
-		} else if (strcmp(key, "module") == 0 && !cleared_module) {
-			cfg_clear(c, key);
-			cleared_module = true;
-		} else if (strcmp(key, "module-option") == 0 && !cleared_option) {
-			cfg_clear(c, key);
-			cleared_option = true;
-		}
+		for (size_t i = 0; i < sizeof(cleared) / sizeof(cleared[0]); i++)
+			if (strcmp(key, repeatable[i]) == 0 && !cleared[i]) {
+				cfg_clear(c, key);
+				cleared[i] = true;
+			}
 		if (cfg_set(c, key, optarg, err, errlen) == -1)
 			return -1;
 	}

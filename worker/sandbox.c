@@ -84,6 +84,24 @@ static const char *const worker_allow[] = {
 	NULL
 };
 
+#ifdef PREFORKD_SANITIZERS
+/*
+ * An ASan/UBSan build: LeakSanitizer checks at exit from a thread of its
+ * own (clone) that stops the others with ptrace and reads /proc; reports
+ * go to files it creates in log_path's directory.
+ */
+static const char *const sanitizer_allow[] = {
+	"clone", "ptrace", "wait4", "sched_yield", "futex", "getdents",
+	"getdents64", "open",
+	"readlink", "readlinkat", "prctl", "sigaltstack", "munmap", "mmap",
+	"exit", "getpid", "gettid", "openat", "read", "write", "close",
+	"newfstatat", "fstat", "lseek", "pread64", "rt_sigprocmask",
+	"rt_sigaction", "tgkill", "kill", "unlink", "setrlimit", "getrlimit",
+	"prlimit64", "set_robust_list", "sched_getaffinity",
+	NULL
+};
+#endif
+
 /* The status process: accept, read a head, answer, reopen its log. */
 static const char *const status_allow[] = {
 	"accept4", "read", "write", "writev", "sendmsg", "sendto",
@@ -112,13 +130,16 @@ static const char *const keeper_allow[] = {
  * its operations outside the filter, so it goes too.
  */
 static const char *const standard_deny[] = {
-	"execve", "execveat", "ptrace", "process_vm_readv",
-	"process_vm_writev", "mount", "umount2", "pivot_root", "unshare",
-	"setns", "bpf", "perf_event_open", "kexec_load", "kexec_file_load",
-	"init_module", "finit_module", "delete_module", "keyctl", "add_key",
-	"request_key", "personality", "userfaultfd", "io_uring_setup",
-	"io_uring_enter", "io_uring_register", "open_tree", "move_mount",
-	"fsopen", "fsmount", "fsconfig", "fspick", "open_by_handle_at",
+	"execve", "execveat", "process_vm_readv", "process_vm_writev",
+	"mount", "umount2", "pivot_root", "unshare", "setns", "bpf",
+	"perf_event_open", "kexec_load", "kexec_file_load", "init_module",
+	"finit_module", "delete_module", "keyctl", "add_key", "request_key",
+	"personality", "userfaultfd", "io_uring_setup", "io_uring_enter",
+	"io_uring_register", "open_tree", "move_mount", "fsopen", "fsmount",
+	"fsconfig", "fspick", "open_by_handle_at",
+#ifndef PREFORKD_SANITIZERS
+	"ptrace",	/* LeakSanitizer's, see sanitizer_allow */
+#endif
 	NULL
 };
 
@@ -195,9 +216,13 @@ sandbox_describe(const struct cfg *c, const struct sandbox_support *s,
 		snprintf(ll, sizeof(ll), "Landlock ABI %d", s->landlock_abi);
 	else
 		snprintf(ll, sizeof(ll), "no Landlock");
-	snprintf(out, outlen, "%s (%s, %s)", p == SANDBOX_STRICT ? "strict" :
+	snprintf(out, outlen, "%s (%s, %s%s)", p == SANDBOX_STRICT ? "strict" :
 	    "standard", ll, !s->seccomp ? "no seccomp" :
-	    p == SANDBOX_STRICT ? "seccomp allow-list" : "seccomp deny-list");
+	    p == SANDBOX_STRICT ? "seccomp allow-list" : "seccomp deny-list",
+#ifdef PREFORKD_SANITIZERS
+	    s->seccomp || s->landlock_abi > 0 ? ", widened for the sanitizers" :
+#endif
+	    "");
 }
 
 /* The directory a log file is (re)opened in; nothing for "-", "off". */
@@ -216,6 +241,27 @@ log_dir(const char *file, char *out, size_t outlen)
 	else if ((size_t)(slash - file) < outlen)
 		snprintf(out, outlen, "%.*s", (int)(slash - file), file);
 }
+
+#ifdef PREFORKD_SANITIZERS
+/* The directory of log_path=... in the sanitizer options var. */
+static void
+sanitizer_dir(const char *var, char *out, size_t outlen)
+{
+	const char *o = getenv(var), *p, *slash = NULL;
+	size_t n;
+
+	out[0] = '\0';
+	if (o == NULL || (p = strstr(o, "log_path=")) == NULL)
+		return;
+	p += strlen("log_path=");
+	n = strcspn(p, ":");
+	for (size_t i = 0; i < n; i++)
+		if (p[i] == '/')
+			slash = p + i;
+	if (slash != NULL && slash > p && (size_t)(slash - p) < outlen)
+		snprintf(out, outlen, "%.*s", (int)(slash - p), p);
+}
+#endif
 
 static void
 add_path(struct sandbox_paths *sp, const char *path, enum sandbox_access a)
@@ -247,6 +293,13 @@ sandbox_paths_build(const struct cfg *c, enum sandbox_role role,
 				add_path(sp, o->value, SANDBOX_WRITE);
 		}
 	}
+#ifdef PREFORKD_SANITIZERS
+	add_path(sp, "/proc", SANDBOX_READ);
+	sanitizer_dir("ASAN_OPTIONS", sp->sandir[0], sizeof(sp->sandir[0]));
+	sanitizer_dir("UBSAN_OPTIONS", sp->sandir[1], sizeof(sp->sandir[1]));
+	add_path(sp, sp->sandir[0], SANDBOX_WRITE);
+	add_path(sp, sp->sandir[1], SANDBOX_WRITE);
+#endif
 	log_dir(c->error_log, sp->logdir[0], sizeof(sp->logdir[0]));
 	log_dir(c->access_log, sp->logdir[1], sizeof(sp->logdir[1]));
 	add_path(sp, sp->logdir[0], SANDBOX_LOG);
@@ -365,7 +418,9 @@ add_names(scmp_filter_ctx ctx, const char *const *list, uint32_t action)
 		/* A name this architecture lacks has nothing to allow. */
 		if ((nr = seccomp_syscall_resolve_name(*list)) == __NR_SCMP_ERROR)
 			continue;
-		if ((rc = seccomp_rule_add(ctx, action, nr, 0)) < 0) {
+		/* -EEXIST: listed twice (the sanitizers' list). */
+		if ((rc = seccomp_rule_add(ctx, action, nr, 0)) < 0 &&
+		    rc != -EEXIST) {
 			errno = -rc;
 			return -1;
 		}
@@ -418,6 +473,10 @@ seccomp_apply(enum sandbox_profile p, enum sandbox_role role, char *err,
 	if (p == SANDBOX_STRICT) {
 		if (add_names(ctx, sandbox_allowlist(role), SCMP_ACT_ALLOW) == -1)
 			goto fail;
+#ifdef PREFORKD_SANITIZERS
+		if (add_names(ctx, sanitizer_allow, SCMP_ACT_ALLOW) == -1)
+			goto fail;
+#endif
 	} else if (add_names(ctx, standard_deny, SCMP_ACT_ERRNO(EPERM)) == -1 ||
 	    add_clone_rules(ctx) == -1)
 		goto fail;

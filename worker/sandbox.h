@@ -28,12 +28,15 @@ struct sandbox_path {
 };
 
 #define SANDBOX_MAX_PATHS	(1 + 2 * MAX_SANDBOX_PATHS + \
-				    MAX_MODULE_OPTIONS + 2)
+				    MAX_MODULE_OPTIONS + 2 + 3)
 
 struct sandbox_paths {
 	struct sandbox_path	p[SANDBOX_MAX_PATHS];
 	int			n;
 	char			logdir[2][PATH_MAX];	/* error, access */
+#ifdef PREFORKD_SANITIZERS
+	char			sandir[2][PATH_MAX];	/* ASan, UBSan logs */
+#endif
 };
 
 /* What the running kernel offers. */

@@ -38,6 +38,23 @@ find(const char *path, enum sandbox_access a)
 	return hits;
 }
 
+/* Rules besides the sanitizers' (an ASan build reads /proc, writes its
+ * reports). */
+static int
+count(void)
+{
+	int n = 0;
+
+	for (int i = 0; i < sp.n; i++)
+		n += strcmp(sp.p[i].path, "/proc") != 0
+#ifdef PREFORKD_SANITIZERS
+		    && sp.p[i].path != sp.sandir[0] &&
+		    sp.p[i].path != sp.sandir[1]
+#endif
+		    ;
+	return n;
+}
+
 static void
 set(const char *key, const char *val)
 {
@@ -50,7 +67,7 @@ set(const char *key, const char *val)
 START_TEST(test_paths_default)
 {
 	sandbox_paths_build(&c, SANDBOX_WORKER, &sp);
-	ck_assert_int_eq(sp.n, 1);
+	ck_assert_int_eq(count(), 1);
 	ck_assert_int_eq(find("/srv/www", SANDBOX_READ), 1);
 }
 END_TEST
@@ -73,7 +90,7 @@ START_TEST(test_paths_declared)
 	ck_assert_int_eq(find("/var/cache/app", SANDBOX_WRITE), 1);
 	/* Both logs in one directory: one rule, write-only. */
 	ck_assert_int_eq(find("/var/log/preforkd", SANDBOX_LOG), 1);
-	ck_assert_int_eq(sp.n, 6);
+	ck_assert_int_eq(count(), 6);
 }
 END_TEST
 
@@ -84,13 +101,13 @@ START_TEST(test_paths_other_roles)
 	set("error-log", "/var/log/e.log");
 	set("access-log", "rel.log");
 	sandbox_paths_build(&c, SANDBOX_STATUS, &sp);
-	ck_assert_int_eq(sp.n, 2);
+	ck_assert_int_eq(count(), 2);
 	ck_assert_int_eq(find("/var/log", SANDBOX_LOG), 1);
 	ck_assert_int_eq(find(".", SANDBOX_LOG), 1);
 	set("error-log", "/e.log");
 	set("access-log", "off");
 	sandbox_paths_build(&c, SANDBOX_KEEPER, &sp);
-	ck_assert_int_eq(sp.n, 1);
+	ck_assert_int_eq(count(), 1);
 	ck_assert_int_eq(find("/", SANDBOX_LOG), 1);
 }
 END_TEST
@@ -125,6 +142,11 @@ END_TEST
 START_TEST(test_describe)
 {
 	sandbox_describe(&c, &full, msg, sizeof(msg));
+#ifdef PREFORKD_SANITIZERS
+	ck_assert_str_eq(msg, "strict (Landlock ABI 7, seccomp allow-list, "
+	    "widened for the sanitizers)");
+	return;
+#endif
 	ck_assert_str_eq(msg, "strict (Landlock ABI 7, seccomp allow-list)");
 	set("module", "/api=x.so");
 	sandbox_describe(&c, &no_ll, msg, sizeof(msg));
@@ -175,7 +197,9 @@ START_TEST(test_lists)
 		ck_assert_msg(seccomp_syscall_resolve_name(*d) !=
 		    __NR_SCMP_ERROR, "unknown syscall %s", *d);
 	ck_assert(listed(sandbox_denylist(), "execve"));
+#ifndef PREFORKD_SANITIZERS
 	ck_assert(listed(sandbox_denylist(), "ptrace"));
+#endif
 	ck_assert(!listed(sandbox_denylist(), "socket"));
 }
 END_TEST

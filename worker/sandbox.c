@@ -97,7 +97,7 @@ static const char *const sanitizer_allow[] = {
 	"exit", "getpid", "gettid", "openat", "read", "write", "close",
 	"newfstatat", "fstat", "lseek", "pread64", "rt_sigprocmask",
 	"rt_sigaction", "tgkill", "kill", "unlink", "setrlimit", "getrlimit",
-	"prlimit64", "set_robust_list", "sched_getaffinity",
+	"prlimit64", "set_robust_list", "sched_getaffinity", "ioctl",
 	NULL
 };
 #endif

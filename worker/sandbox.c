@@ -25,6 +25,7 @@
 #include <seccomp.h>
 
 #include "sandbox.h"
+#include "worker.h"
 
 /* Rights of Landlock ABIs newer than the installed header. */
 #ifndef LANDLOCK_ACCESS_FS_TRUNCATE
@@ -60,7 +61,8 @@ static char	names[NAMES_MAX][NAME_LEN];
 /*
  * What a static-file worker does once it serves (strace -f of the
  * integration suite), the crash handler's report (pipe2, write, read,
- * send, shutdown, poll, tgkill to re-raise) and USR1's log reopen.
+ * send, shutdown, poll) and USR1's log reopen. kill and tgkill come with
+ * their arguments pinned (add_signal_rules).
  */
 static const char *const worker_allow[] = {
 	/* connections */
@@ -75,7 +77,7 @@ static const char *const worker_allow[] = {
 	/* time, signals, the master */
 	"clock_gettime", "clock_nanosleep", "nanosleep", "gettimeofday",
 	"setitimer", "getitimer", "alarm", "rt_sigreturn", "rt_sigaction",
-	"rt_sigprocmask", "sigaltstack", "kill", "tgkill", "getpid",
+	"rt_sigprocmask", "sigaltstack", "getpid",
 	"gettid", "getppid", "prctl", "getrandom",
 	/* the crash report */
 	"pipe2", "dup", "dup3",
@@ -96,7 +98,7 @@ static const char *const sanitizer_allow[] = {
 	"readlink", "readlinkat", "prctl", "sigaltstack", "munmap", "mmap",
 	"exit", "getpid", "gettid", "openat", "read", "write", "close",
 	"newfstatat", "fstat", "lseek", "pread64", "rt_sigprocmask",
-	"rt_sigaction", "tgkill", "kill", "unlink", "setrlimit", "getrlimit",
+	"rt_sigaction", "unlink", "setrlimit", "getrlimit",
 	"prlimit64", "set_robust_list", "sched_getaffinity", "ioctl",
 	NULL
 };
@@ -108,7 +110,7 @@ static const char *const status_allow[] = {
 	"recvfrom", "shutdown", "close", "poll", "ppoll", "fcntl",
 	"setsockopt", "openat", "newfstatat", "fstat", "brk", "mmap", "munmap", "mremap",
 	"madvise", "clock_gettime", "clock_nanosleep", "nanosleep",
-	"rt_sigreturn", "rt_sigprocmask", "getpid", "getppid", "tgkill",
+	"rt_sigreturn", "rt_sigprocmask", "getpid", "getppid",
 	"gettid", "exit", "exit_group", "restart_syscall",
 	NULL
 };
@@ -120,7 +122,7 @@ static const char *const keeper_allow[] = {
 	"shutdown", "close", "fcntl", "setsockopt", "getsockopt",
 	"openat", "newfstatat", "fstat", "brk", "mmap", "munmap", "mremap",
 	"madvise", "clock_gettime", "clock_nanosleep", "nanosleep",
-	"rt_sigreturn", "rt_sigprocmask", "getpid", "getppid", "tgkill",
+	"rt_sigreturn", "rt_sigprocmask", "getpid", "getppid",
 	"gettid", "exit", "exit_group", "restart_syscall",
 	NULL
 };
@@ -455,6 +457,31 @@ fail:
 	return -1;
 }
 
+/*
+ * strict signals: tgkill to ourselves only (raise, re-raising a crash),
+ * and for a worker kill(master, MASTER_SIG_SB) only. Without -u the
+ * master runs as the same user: a taken-over worker must not signal it,
+ * or anyone else.
+ */
+static int
+add_signal_rules(scmp_filter_ctx ctx, enum sandbox_role role)
+{
+	int rc;
+
+	if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
+	    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()))) < 0)
+		goto fail;
+	if (role == SANDBOX_WORKER && (rc = seccomp_rule_add(ctx,
+	    SCMP_ACT_ALLOW, SCMP_SYS(kill), 2,
+	    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getppid()),
+	    SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)MASTER_SIG_SB))) < 0)
+		goto fail;
+	return 0;
+fail:
+	errno = -rc;
+	return -1;
+}
+
 static int
 seccomp_apply(enum sandbox_profile p, enum sandbox_role role, char *err,
     size_t errlen)
@@ -471,7 +498,8 @@ seccomp_apply(enum sandbox_profile p, enum sandbox_role role, char *err,
 	if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1) < 0)
 		goto fail;
 	if (p == SANDBOX_STRICT) {
-		if (add_names(ctx, sandbox_allowlist(role), SCMP_ACT_ALLOW) == -1)
+		if (add_names(ctx, sandbox_allowlist(role), SCMP_ACT_ALLOW) == -1 ||
+		    add_signal_rules(ctx, role) == -1)
 			goto fail;
 #ifdef PREFORKD_SANITIZERS
 		if (add_names(ctx, sanitizer_allow, SCMP_ACT_ALLOW) == -1)

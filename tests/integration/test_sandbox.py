@@ -222,6 +222,7 @@ class SandboxStatic(ServerTestCase):
 
     def test_static_requests_under_strict(self):
         srv, pids = self.start_ready(['-w', '1'])
+        self.assertEqual(proc_field(pids[0], 'Seccomp'), '2')
         r = self.get('/hello.txt', srv=srv)
         self.assertEqual((r.status, r.body), (200, b'Hello, World!'))
         r = self.get('/1k.bin', [('Range', 'bytes=10-19')], srv=srv)
@@ -240,6 +241,7 @@ class SandboxStatic(ServerTestCase):
 
     def test_usr1_reopens_the_logs_under_strict(self):
         srv, pids = self.start_ready(['-w', '2'], nworkers=2)
+        self.assertEqual(proc_field(pids[0], 'Seccomp'), '2')
         self.assert_serving(srv)
         for p in (srv.error_log, srv.access_log):
             os.rename(p, p + '.1')
@@ -299,7 +301,8 @@ class SandboxProbe(ServerTestCase):
                           'create': 'create EACCES',
                           'link': 'link EACCES'})
         self.assertFalse(os.path.exists(self.created))
-        killers = [('exec', 'execve'), ('connect?%d' % self.lport, 'socket')]
+        killers = [('exec', 'execve'), ('connect?%d' % self.lport, 'socket'),
+                   ('kill', 'kill')]
         if sanitized():     # LeakSanitizer's ptrace is allowed there
             self.assertEqual(self.outcomes(srv, ('ptrace',)),
                              {'ptrace': 'ptrace ESRCH'})
@@ -333,8 +336,9 @@ class SandboxProbe(ServerTestCase):
         r = self.connect_outcome(srv)
         self.assertEqual((r.status, r.body), (200, b'connect ok\n'))
         # Processes yes, namespaces no.
-        self.assertEqual(self.outcomes(srv, ('fork', 'newns')),
-                         {'fork': 'fork ok', 'newns': 'newns EPERM'})
+        self.assertEqual(self.outcomes(srv, ('fork', 'newns', 'kill')),
+                         {'fork': 'fork ok', 'newns': 'newns EPERM',
+                          'kill': 'kill ok'})
         self.assertNotIn('killed by', srv.error_text())
 
     def test_off_allows_everything(self):
@@ -347,8 +351,9 @@ class SandboxProbe(ServerTestCase):
         self.assertTrue(os.path.exists(self.created))
         r = self.connect_outcome(srv)
         self.assertEqual((r.status, r.body), (200, b'connect ok\n'))
-        self.assertEqual(self.outcomes(srv, ('fork', 'newns')),
-                         {'fork': 'fork ok', 'newns': 'newns ok'})
+        self.assertEqual(self.outcomes(srv, ('fork', 'newns', 'kill')),
+                         {'fork': 'fork ok', 'newns': 'newns ok',
+                          'kill': 'kill ok'})
         pid = srv.worker_pids()[0]
         self.assertEqual(proc_field(pid, 'Seccomp'), '0')
 

@@ -13,6 +13,7 @@
  *   PREFIX/ptrace      PTRACE_PEEKDATA on the master, which we do not
  *                      trace: permitted, it fails with ESRCH
  *   PREFIX/connect?N   a TCP connection to 127.0.0.1:N
+ *   PREFIX/kill        kill(master, 0): may we signal another process?
  *   PREFIX/fork        fork() a child that exits at once
  *   PREFIX/newns       the same into a new user namespace
  *
@@ -108,6 +109,8 @@ attempt(const char *what, const char *query, const char *dir)
 		    -1 && errno != 0 ? -1 : 0;
 	if (strcmp(what, "connect") == 0)
 		return try_connect(query);
+	if (strcmp(what, "kill") == 0)
+		return kill(getppid(), 0);
 	if (strcmp(what, "fork") == 0 || strcmp(what, "newns") == 0)
 		return try_fork(what[0] == 'n' ? CLONE_NEWUSER : 0);
 	errno = ENOENT;

@@ -171,7 +171,8 @@ listed(const char *const *list, const char *name)
 /*
  * Every name is one this architecture knows (a typo would silently allow
  * nothing), none is given twice, and nothing that starts programs,
- * debugs others or opens network connections is on an allow-list.
+ * debugs others or opens network connections is on an allow-list; kill
+ * and tgkill are allowed only with pinned arguments.
  */
 START_TEST(test_lists)
 {
@@ -179,7 +180,7 @@ START_TEST(test_lists)
 	    SANDBOX_STATUS, SANDBOX_KEEPER };
 	static const char *never[] = { "execve", "execveat", "ptrace",
 	    "socket", "connect", "clone", "clone3", "fork", "vfork",
-	    "mount", "bpf", "open_by_handle_at" };
+	    "mount", "bpf", "open_by_handle_at", "kill", "tgkill" };
 
 	for (size_t r = 0; r < sizeof(roles) / sizeof(roles[0]); r++) {
 		const char *const *l = sandbox_allowlist(roles[r]);

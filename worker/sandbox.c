@@ -69,18 +69,17 @@ static const char *const worker_allow[] = {
 	"accept4", "read", "readv", "recvfrom", "write", "writev", "sendto",
 	"sendfile", "shutdown", "close", "poll", "ppoll", "setsockopt",
 	"getsockopt", "getsockname", "getpeername", "fcntl",
-	/* files beneath the document root */
+	/* files beneath the document root, the logs */
 	"openat", "openat2", "newfstatat", "fstat", "statx", "lseek",
-	"pread64", "readlinkat", "getdents64",
+	"pread64",
 	/* memory */
 	"brk", "mmap", "munmap", "mremap", "madvise", "mprotect",
-	/* time, signals, the master */
+	/* time, signals, the master (--timeout is setitimer) */
 	"clock_gettime", "clock_nanosleep", "nanosleep", "gettimeofday",
-	"setitimer", "getitimer", "alarm", "rt_sigreturn", "rt_sigaction",
-	"rt_sigprocmask", "sigaltstack", "getpid",
-	"gettid", "getppid", "prctl", "getrandom",
+	"setitimer", "rt_sigreturn", "rt_sigaction", "rt_sigprocmask",
+	"sigaltstack", "getpid", "gettid", "getppid", "getrandom",
 	/* the crash report */
-	"pipe2", "dup", "dup3",
+	"pipe2",
 	/* leaving */
 	"exit", "exit_group", "restart_syscall",
 	NULL
@@ -108,8 +107,9 @@ static const char *const sanitizer_allow[] = {
 static const char *const status_allow[] = {
 	"accept4", "read", "write", "writev", "sendmsg", "sendto",
 	"recvfrom", "shutdown", "close", "poll", "ppoll", "fcntl",
-	"setsockopt", "openat", "newfstatat", "fstat", "brk", "mmap", "munmap", "mremap",
-	"madvise", "clock_gettime", "clock_nanosleep", "nanosleep",
+	"setsockopt", "openat", "newfstatat", "fstat", "brk", "mmap",
+	"munmap", "mremap", "madvise", "clock_gettime", "clock_nanosleep",
+	"nanosleep",
 	"rt_sigreturn", "rt_sigprocmask", "getpid", "getppid",
 	"gettid", "exit", "exit_group", "restart_syscall",
 	NULL

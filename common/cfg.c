@@ -547,6 +547,35 @@ cfg_error_page(const struct cfg *c, int code)
 	return NULL;
 }
 
+/* --sandbox-read/-write: absolute, so that it means one place whatever
+ * the directory a worker runs in. */
+static int
+add_sandbox_path(char list[][SANDBOX_PATH_MAX], int *n, const char *key,
+    const char *val, char *err, size_t errlen)
+{
+	if (*n == MAX_SANDBOX_PATHS) {
+		snprintf(err, errlen, "too many %s paths (at most %d)", key,
+		    MAX_SANDBOX_PATHS);
+		return -1;
+	}
+	if (val[0] != '/' || strlcpy(list[*n], val, SANDBOX_PATH_MAX) >=
+	    SANDBOX_PATH_MAX) {
+		snprintf(err, errlen, "invalid %s path '%s': must be absolute "
+		    "(and shorter than %d bytes)", key, val, SANDBOX_PATH_MAX);
+		return -1;
+	}
+	(*n)++;
+	return 0;
+}
+
+enum sandbox_profile
+cfg_sandbox(const struct cfg *c)
+{
+	if (c->sandbox != SANDBOX_UNSET)
+		return c->sandbox;
+	return c->nmodules > 0 ? SANDBOX_STANDARD : SANDBOX_STRICT;
+}
+
 #define SET_MS(field) do {						\
 	if (cfg_parse_seconds(val, &c->field) == -1)			\
 		goto bad_seconds;					\
@@ -769,6 +798,26 @@ set_key(struct cfg *c, const char *key, const char *val, char *err,
 		}
 		return 0;
 	}
+	if (strcmp(key, "sandbox") == 0) {
+		if (strcmp(val, "strict") == 0)
+			c->sandbox = SANDBOX_STRICT;
+		else if (strcmp(val, "standard") == 0)
+			c->sandbox = SANDBOX_STANDARD;
+		else if (strcmp(val, "off") == 0)
+			c->sandbox = SANDBOX_OFF;
+		else {
+			snprintf(err, errlen, "invalid value '%s' for sandbox: "
+			    "must be strict, standard or off", val);
+			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(key, "sandbox-read") == 0)
+		return add_sandbox_path(c->sandbox_read, &c->nsandbox_read, key,
+		    val, err, errlen);
+	if (strcmp(key, "sandbox-write") == 0)
+		return add_sandbox_path(c->sandbox_write, &c->nsandbox_write,
+		    key, val, err, errlen);
 	snprintf(err, errlen, "unknown key '%s'", key);
 	return -1;
 bad_seconds:
@@ -796,6 +845,10 @@ cfg_clear(struct cfg *c, const char *key)
 		c->nmime_types = 0;
 	else if (strcmp(key, "error-page") == 0)
 		c->nerror_pages = 0;
+	else if (strcmp(key, "sandbox-read") == 0)
+		c->nsandbox_read = 0;
+	else if (strcmp(key, "sandbox-write") == 0)
+		c->nsandbox_write = 0;
 }
 
 /* Keys that make no sense in a file. */

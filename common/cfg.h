@@ -17,6 +17,9 @@
 
 enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR };
 enum access_format { ACCESS_COMBINED, ACCESS_JSON };
+/* --sandbox; UNSET becomes strict without modules, standard with. */
+enum sandbox_profile { SANDBOX_UNSET, SANDBOX_OFF, SANDBOX_STANDARD,
+	SANDBOX_STRICT };
 
 struct cfg_listen {
 	char			spec[128];	/* as given: "127.0.0.1:8080" */
@@ -94,6 +97,11 @@ struct cfg {
 	int			nerror_pages;
 	int			autoindex;		/* --autoindex */
 	char			health_path[256];	/* "" when none */
+	enum sandbox_profile	sandbox;		/* as given */
+	char			sandbox_read[MAX_SANDBOX_PATHS][SANDBOX_PATH_MAX];
+	int			nsandbox_read;
+	char			sandbox_write[MAX_SANDBOX_PATHS][SANDBOX_PATH_MAX];
+	int			nsandbox_write;
 };
 
 /* Fills c with the built-in defaults (no listener yet: see cfg_finish). */
@@ -133,6 +141,10 @@ int	cfg_parse_listen(const char *spec, struct cfg_listen *l, char *err,
  * accept() wakes after it to look at its flags. Never 0 (no timeout).
  */
 int	cfg_read_slice_ms(const struct cfg *c);
+
+/* The profile in force: --sandbox, or its default (strict without
+ * modules, standard with). */
+enum sandbox_profile cfg_sandbox(const struct cfg *c);
 
 /* Parses decimal seconds ("5", "0.25") into milliseconds. Returns 0 or -1. */
 int	cfg_parse_seconds(const char *s, int *ms);

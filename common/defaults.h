@@ -25,6 +25,8 @@
 #define MODULE_PREFIX_MAX	128
 #define MODULE_PATH_MAX		1024	/* a module file name */
 #define MODULE_OPTION_MAX	256	/* a module option value */
+#define MAX_SANDBOX_PATHS	16	/* --sandbox-read, --sandbox-write each */
+#define SANDBOX_PATH_MAX	1024
 #define MAX_HEADERS		100	/* request header fields; more is 431 */
 #define MIN_HEADER_SIZE		256	/* --max-header-size lower bound */
 #define MAX_HEADER_SIZE		(1024 * 1024)

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "flags.h"
 #include "module.h"
+#include "sandbox.h"
 
 /* The root must be a directory; it is kept as an absolute path. */
 static int
@@ -228,6 +229,34 @@ fail:
 	return rc;
 }
 
+/*
+ * The sandbox's paths must exist when the workers open them; an explicit
+ * --sandbox strict the kernel cannot enforce stops the start.
+ */
+static int
+check_sandbox(const struct cfg *c, char *err, size_t errlen)
+{
+	struct sandbox_paths sp;
+	struct sandbox_support s;
+	struct stat st;
+
+	if (cfg_sandbox(c) == SANDBOX_OFF)
+		return 0;
+	sandbox_paths_build(c, SANDBOX_WORKER, &sp);
+	for (int i = 0; i < sp.n; i++) {
+		if (sp.p[i].access == SANDBOX_LOG)
+			continue;	/* the logs say for themselves */
+		if (sp.p[i].path[0] != '/' || stat(sp.p[i].path, &st) == -1) {
+			snprintf(err, errlen, "sandbox path %s: %s", sp.p[i].path,
+			    sp.p[i].path[0] != '/' ? "not absolute" :
+			    strerror(errno));
+			return -1;
+		}
+	}
+	sandbox_probe(&s);
+	return sandbox_check(c, &s, err, errlen) == -1 ? -1 : 0;
+}
+
 int
 config_build(int argc, char **argv, struct cfg *c, int *action,
     struct flags_out *fo, char *err, size_t errlen)
@@ -266,6 +295,8 @@ config_build(int argc, char **argv, struct cfg *c, int *action,
 		return 0;		/* only --pid-file matters */
 	if (resolve_docroot(c, err, errlen) == -1)
 		return EX_NOINPUT;
+	if (check_sandbox(c, err, errlen) == -1)
+		return EX_CONFIG;
 	/* Absolute module paths: workers dlopen them later, anywhere. */
 	for (int i = 0; i < c->nmodules; i++) {
 		char abs[PATH_MAX];

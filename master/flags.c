@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <http_parser.h>
+#include <seccomp.h>
 
 #include "flags.h"
 #include "version.h"
@@ -21,12 +22,13 @@ enum {
 	OPT_MAX_BODY_SIZE, OPT_BACKLOG, OPT_ACCESS_LOG, OPT_ACCESS_LOG_FORMAT,
 	OPT_ERROR_LOG, OPT_LOG_LEVEL, OPT_MODULE_OPTION, OPT_STATUS_LISTEN,
 	OPT_CACHE_CONTROL, OPT_MIME_TYPE, OPT_ERROR_PAGE, OPT_AUTOINDEX,
-	OPT_HEALTH_PATH
+	OPT_HEALTH_PATH, OPT_SANDBOX, OPT_SANDBOX_READ, OPT_SANDBOX_WRITE
 };
 
 /* Keys that may be given more than once: flags replace the file's list. */
 static const char *repeatable[] = { "listen", "module", "module-option",
-    "cache-control", "mime-type", "error-page" };
+    "cache-control", "mime-type", "error-page", "sandbox-read",
+    "sandbox-write" };
 
 static const struct option longopts[] = {
 	{ "listen",		required_argument, NULL, 'l' },
@@ -63,6 +65,9 @@ static const struct option longopts[] = {
 	{ "error-page",		required_argument, NULL, OPT_ERROR_PAGE },
 	{ "autoindex",		no_argument,	   NULL, OPT_AUTOINDEX },
 	{ "health-path",	required_argument, NULL, OPT_HEALTH_PATH },
+	{ "sandbox",		required_argument, NULL, OPT_SANDBOX },
+	{ "sandbox-read",	required_argument, NULL, OPT_SANDBOX_READ },
+	{ "sandbox-write",	required_argument, NULL, OPT_SANDBOX_WRITE },
 	{ "help",		no_argument,	   NULL, 'h' },
 	{ "version",		no_argument,	   NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
@@ -135,6 +140,16 @@ flags_usage(FILE *f)
 "      --error-log FILE|-          (default -: stderr)\n"
 "      --log-level debug|info|warn|error (default info)\n"
 "\n"
+"Sandbox (workers, after module init):\n"
+"      --sandbox strict|standard|off  strict: read the document root only,\n"
+"                             syscall allow-list (default without modules);\n"
+"                             standard: no exec, ptrace, mounts, namespaces,\n"
+"                             module loading, bpf, keyrings (default with\n"
+"                             modules)\n"
+"      --sandbox-read PATH    may also read beneath PATH; repeatable\n"
+"      --sandbox-write PATH   may also write and create beneath PATH;\n"
+"                             repeatable\n"
+"\n"
 "Running as a daemon:\n"
 "  -D, --daemon               detach once the master is ready (the starting\n"
 "                             process exits non-zero with the reason if not)\n"
@@ -152,7 +167,7 @@ flags_usage(FILE *f)
 "\n"
 "Other:\n"
 "  -h, --help                 this text\n"
-"  -V, --version              versions of preforkd, http-parser, libbsd\n"
+"  -V, --version              versions of preforkd and its libraries\n"
 "\n"
 "Signals to the master: TERM/QUIT graceful stop, INT fast stop, HUP\n"
 "reload, USR1 reopen logs, USR2 binary upgrade, TTIN/TTOU one worker\n"
@@ -164,9 +179,12 @@ flags_version(FILE *f)
 {
 	unsigned long v = http_parser_version();
 
-	fprintf(f, "preforkd %s\nhttp-parser %lu.%lu.%lu\nlibbsd %s\n",
-	    PREFORKD_VERSION, (v >> 16) & 255, (v >> 8) & 255, v & 255,
-	    LIBBSD_VERSION);
+	const struct scmp_version *sv = seccomp_version();
+
+	fprintf(f, "preforkd %s\nhttp-parser %lu.%lu.%lu\nlibbsd %s\n"
+	    "libseccomp %u.%u.%u\n", PREFORKD_VERSION, (v >> 16) & 255,
+	    (v >> 8) & 255, v & 255, LIBBSD_VERSION, sv->major, sv->minor,
+	    sv->micro);
 }
 
 int

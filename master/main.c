@@ -24,6 +24,7 @@
 #include "log.h"
 #include "master.h"
 #include "mime.h"
+#include "sandbox.h"
 
 #define MAX_INHERITED	(MAX_LISTENERS + 1)
 
@@ -211,6 +212,7 @@ main(int argc, char **argv)
 	static int lfd[MAX_LISTENERS];
 	struct master_args ma = { .sfd = -1, .ready_fd = -1 };
 	struct flags_out fo;
+	struct sandbox_support sbx;
 	struct pidfh *pfh = NULL;
 	int inh[MAX_INHERITED], ninh;
 	char err[1024];
@@ -255,7 +257,9 @@ main(int argc, char **argv)
 		flags_version(stdout);
 		return 0;
 	case FLAGS_CHECK:
-		puts("ok");
+		sandbox_probe(&sbx);
+		sandbox_describe(&c, &sbx, err, sizeof(err));
+		printf("sandbox: %s\nok\n", err);
 		return 0;
 	case FLAGS_SIGNAL:
 		return send_signal(&c, fo.signal);
@@ -293,6 +297,10 @@ main(int argc, char **argv)
 	if (mime_load(MIME_TYPES_FILE) == -1 && errno != ENOENT)
 		log_warn("cannot read %s (the built-in types stay)",
 		    MIME_TYPES_FILE);
+	/* config_build refused an explicit strict it cannot enforce. */
+	sandbox_probe(&sbx);
+	if (sandbox_check(&c, &sbx, err, sizeof(err)) == 1)
+		log_warnx("%s", err);
 
 	for (int i = 0; i < c.nlisten; i++)
 		if ((lfd[i] = listen_adopt(&c, &c.listen[i], inh, ninh)) == -1 &&

@@ -3,7 +3,8 @@
  * its client 500 (when no byte of the response went out yet), writes the
  * request and a backtrace to the error log, and re-raises the signal so
  * that the master sees how it died. On --timeout (SIGALRM) it answers 503
- * instead and exits with WORKER_EXIT_TIMEOUT.
+ * instead and exits with WORKER_EXIT_TIMEOUT. SIGSYS, the strict sandbox
+ * refusing a syscall, is reported the same way with the syscall's name.
  *
  * The timer costs no syscall per request: it is armed when a handler
  * starts and none is pending; when it fires early (it was armed for an
@@ -24,6 +25,7 @@
 #include "crash.h"
 #include "httpdate.h"
 #include "log.h"
+#include "sandbox.h"
 #include "version.h"
 #include "worker.h"
 
@@ -217,6 +219,30 @@ on_crash(int sig)
 	raise(sig);
 }
 
+/* "worker 1 (pid 2) blocked syscall execve (59)", then as a crash. */
+static void
+on_sys(int sig, siginfo_t *si, void *uctx)
+{
+	struct line l;
+	const char *name = sandbox_syscall_name(si->si_syscall);
+
+	(void)uctx;
+	answer(500);
+	l.len = 0;
+	adds(&l, "worker ");
+	addu(&l, (unsigned long long)wid, 0);
+	adds(&l, " (pid ");
+	addu(&l, (unsigned long long)getpid(), 0);
+	adds(&l, ") blocked syscall ");
+	adds(&l, name != NULL ? name : "unknown");
+	adds(&l, " (");
+	addu(&l, (unsigned long long)(unsigned)si->si_syscall, 0);
+	adds(&l, ")");
+	add(&l, "", 1);
+	log_with_backtrace(l.buf);
+	raise(sig);
+}
+
 static void
 arm(long long ms)
 {
@@ -278,6 +304,10 @@ crash_init(struct conn *c, int worker_id, int timeout_ms)
 	sa.sa_flags = SA_ONSTACK | SA_RESETHAND | SA_NODEFER;
 	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
 		sigaction(fatal[i], &sa, NULL);
+	sa.sa_handler = NULL;
+	sa.sa_sigaction = on_sys;
+	sa.sa_flags |= SA_SIGINFO;
+	sigaction(SIGSYS, &sa, NULL);
 	sa.sa_handler = on_alarm;
 	sa.sa_flags = SA_ONSTACK | SA_RESTART;
 	sigemptyset(&sa.sa_mask);

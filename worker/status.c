@@ -32,9 +32,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "exitcodes.h"
 #include "iov.h"
 #include "log.h"
 #include "resp.h"
+#include "sandbox.h"
 #include "status.h"
 #include "title.h"
 #include "version.h"
@@ -1140,6 +1142,10 @@ status_main(const struct cfg *c, int lfd, const struct sb *board,
 	else
 		snprintf(addr, sizeof(addr), "%s", c->status_listen.spec);
 	title_set("preforkd: status %s", addr);
+	if (sandbox_apply_process(c, SANDBOX_STATUS, err, sizeof(err)) == -1) {
+		log_errorx("%s", err);
+		_exit(WORKER_EXIT_BOOT);
+	}
 	while (!status_stop) {
 		int fd;
 

@@ -22,6 +22,7 @@
 #include "exitcodes.h"
 #include "module.h"
 #include "log.h"
+#include "sandbox.h"
 #include "static.h"
 #include "title.h"
 #include "worker.h"
@@ -323,6 +324,12 @@ worker_main(const struct cfg *cfg, int id, int gen, const int *lfd, int nlfd,
 		_exit(WORKER_EXIT_BOOT);
 	}
 	if (module_load_all(cfg, id, err, sizeof(err)) == -1) {
+		log_errorx("%s", err);
+		module_fini_all();
+		_exit(WORKER_EXIT_BOOT);
+	}
+	/* After init, as pledge comes after set-up: what init opened stays. */
+	if (sandbox_apply_process(cfg, SANDBOX_WORKER, err, sizeof(err)) == -1) {
 		log_errorx("%s", err);
 		module_fini_all();
 		_exit(WORKER_EXIT_BOOT);

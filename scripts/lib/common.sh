@@ -3,7 +3,7 @@
 
 # Debian packages the build and the test suites need.
 PREFORKD_BUILD_DEPS=(meson ninja-build pkg-config gcc libc6-dev
-	libhttp-parser-dev libbsd-dev check python3)
+	libhttp-parser-dev libbsd-dev libseccomp-dev check python3)
 
 # Installs what is missing (apt-get; sudo when not root).
 ensure_deps() {

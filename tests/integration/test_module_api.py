@@ -5,6 +5,7 @@ Test-only modules come from --modules-dir (tests/modules/: fault, hijack,
 respcheck); see each .c file for what it does.
 """
 
+import os
 import re
 import select
 import time
@@ -111,7 +112,11 @@ class ResponseChecks(ModuleApiTestCase):
     @classmethod
     def setUpClass(cls):
         # module_path() is known only once main() has read its options.
-        cls.server_args = ['-w', '1', '-m', '/r=' + module_path('respcheck')]
+        # how=file sends from /proc/self/exe, opened per request: the
+        # module declares it for the sandbox.
+        cls.server_args = ['-w', '1', '-m', '/r=' + module_path('respcheck'),
+                           '--module-option', '/r sandbox-read ' +
+                           os.path.realpath(harness.PREFORKD)]
         super().setUpClass()
 
     def test_bad_fields_and_statuses_refused_good_ones_accepted(self):

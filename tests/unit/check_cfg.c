@@ -326,6 +326,80 @@ START_TEST(test_error_page)
 }
 END_TEST
 
+/* The default profile follows the modules; an explicit one stays. */
+START_TEST(test_sandbox_profile)
+{
+	ck_assert_int_eq(c.sandbox, SANDBOX_UNSET);
+	ck_assert_int_eq(cfg_sandbox(&c), SANDBOX_STRICT);
+	ck_assert_int_eq(cfg_set(&c, "module", "/a=x.so", err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg_sandbox(&c), SANDBOX_STANDARD);
+	ck_assert_int_eq(cfg_set(&c, "sandbox", "strict", err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg_sandbox(&c), SANDBOX_STRICT);
+	ck_assert_int_eq(cfg_set(&c, "sandbox", "off", err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg_sandbox(&c), SANDBOX_OFF);
+	ck_assert_int_eq(cfg_set(&c, "sandbox", "standard", err, sizeof(err)),
+	    0);
+	ck_assert_int_eq(cfg_sandbox(&c), SANDBOX_STANDARD);
+	ck_assert_int_eq(cfg_set(&c, "sandbox", "loose", err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "strict, standard or off") != NULL, "%s", err);
+	ck_assert_int_eq(c.sandbox, SANDBOX_STANDARD);
+}
+END_TEST
+
+/* Paths are repeatable, absolute, bounded; cfg_clear empties a list. */
+START_TEST(test_sandbox_paths)
+{
+	char key[32];
+
+	ck_assert_int_eq(cfg_set(&c, "sandbox-read", "/srv/a", err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(cfg_set(&c, "sandbox-read", "/srv/b", err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(cfg_set(&c, "sandbox-write", "/var/spool/x", err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(c.nsandbox_read, 2);
+	ck_assert_str_eq(c.sandbox_read[1], "/srv/b");
+	ck_assert_int_eq(c.nsandbox_write, 1);
+	ck_assert_str_eq(c.sandbox_write[0], "/var/spool/x");
+	ck_assert_int_eq(cfg_set(&c, "sandbox-write", "rel/dir", err,
+	    sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "absolute") != NULL, "%s", err);
+	ck_assert_int_eq(c.nsandbox_write, 1);
+	cfg_clear(&c, "sandbox-read");
+	ck_assert_int_eq(c.nsandbox_read, 0);
+	ck_assert_int_eq(c.nsandbox_write, 1);
+	for (int i = 0; i < MAX_SANDBOX_PATHS; i++)
+		ck_assert_int_eq(cfg_set(&c, "sandbox-read", "/x", err,
+		    sizeof(err)), 0);
+	ck_assert_int_eq(cfg_set(&c, "sandbox-read", "/x", err, sizeof(err)),
+	    -1);
+	ck_assert_msg(strstr(err, "too many") != NULL, "%s", err);
+	snprintf(key, sizeof(key), "%s", "sandbox-write");
+	ck_assert_int_eq(cfg_set(&c, key, "", err, sizeof(err)), -1);
+}
+END_TEST
+
+/* In a file, the keys read as flags do. */
+START_TEST(test_sandbox_in_file)
+{
+	char path[] = "/tmp/check_cfg_XXXXXX";
+	int fd = mkstemp(path);
+	static const char text[] = "sandbox off\nsandbox-read /srv/data\n"
+	    "sandbox-read /srv/more\nsandbox-write /var/cache/app\n";
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, sizeof(text) - 1),
+	    (int)sizeof(text) - 1);
+	close(fd);
+	ck_assert_int_eq(cfg_load_file(&c, path, err, sizeof(err)), 0);
+	unlink(path);
+	ck_assert_int_eq(c.sandbox, SANDBOX_OFF);
+	ck_assert_int_eq(c.nsandbox_read, 2);
+	ck_assert_str_eq(c.sandbox_read[0], "/srv/data");
+	ck_assert_str_eq(c.sandbox_write[0], "/var/cache/app");
+}
+END_TEST
+
 int
 main(void)
 {
@@ -345,6 +419,9 @@ main(void)
 	tcase_add_test(tc, test_cache_control);
 	tcase_add_test(tc, test_error_page);
 	tcase_add_test(tc, test_health_path);
+	tcase_add_test(tc, test_sandbox_profile);
+	tcase_add_test(tc, test_sandbox_paths);
+	tcase_add_test(tc, test_sandbox_in_file);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

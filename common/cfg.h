@@ -68,6 +68,7 @@ struct cfg {
 	int			nmodules;
 	struct cfg_module_option module_options[MAX_MODULE_OPTIONS];
 	int			nmodule_options;
+	int			max_parked;		/* connections the keeper holds */
 };
 
 /* Fills c with the built-in defaults (no listener yet: see cfg_finish). */

@@ -153,6 +153,9 @@ vlog(enum log_level level, int with_errno, const char *fmt, va_list ap)
 	else if (role == LOG_ROLE_STATUS)
 		n += snprintf(line + n, sizeof(line) - n, "status pid=%d: ",
 		    (int)getpid());
+	else if (role == LOG_ROLE_KEEPER)
+		n += snprintf(line + n, sizeof(line) - n, "keeper pid=%d: ",
+		    (int)getpid());
 	else
 		n += snprintf(line + n, sizeof(line) - n, "worker %d pid=%d: ",
 		    role, (int)getpid());

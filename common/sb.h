@@ -43,6 +43,11 @@ struct sb {
 	volatile long long	master_started_ms;
 	volatile long long	master_started_unix; /* wall clock, seconds */
 	struct sb_slot		slot[SB_SLOTS];
+	/* The keeper's counters (it alone writes them). */
+	volatile unsigned long long keeper_parked;	/* now */
+	volatile unsigned long long keeper_handed;	/* to workers, total */
+	volatile unsigned long long keeper_closed_idle;	/* idle timeouts */
+	volatile pid_t		keeper_pid;	/* 0 while there is none */
 };
 
 /* Maps a zeroed scoreboard shared with future children, or NULL. */

@@ -19,7 +19,8 @@ enum {
 	OPT_DRAIN_DELAY, OPT_GRACEFUL_TIMEOUT, OPT_MAX_REQUESTS,
 	OPT_MAX_REQUESTS_JITTER, OPT_KEEPALIVE_REQUESTS, OPT_MAX_HEADER_SIZE,
 	OPT_MAX_BODY_SIZE, OPT_BACKLOG, OPT_ACCESS_LOG, OPT_ACCESS_LOG_FORMAT,
-	OPT_ERROR_LOG, OPT_LOG_LEVEL, OPT_MODULE_OPTION, OPT_STATUS_LISTEN
+	OPT_ERROR_LOG, OPT_LOG_LEVEL, OPT_MODULE_OPTION, OPT_STATUS_LISTEN,
+	OPT_MAX_PARKED
 };
 
 static const struct option longopts[] = {
@@ -52,6 +53,7 @@ static const struct option longopts[] = {
 	{ "access-log-format",	required_argument, NULL, OPT_ACCESS_LOG_FORMAT },
 	{ "error-log",		required_argument, NULL, OPT_ERROR_LOG },
 	{ "log-level",		required_argument, NULL, OPT_LOG_LEVEL },
+	{ "max-parked",		required_argument, NULL, OPT_MAX_PARKED },
 	{ "help",		no_argument,	   NULL, 'h' },
 	{ "version",		no_argument,	   NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
@@ -70,6 +72,8 @@ flags_usage(FILE *f)
 "                             repeatable (default 127.0.0.1:8080)\n"
 "  -w, --workers N|auto       worker processes (default: online CPUs)\n"
 "      --backlog N            listen backlog (default 1024)\n"
+"      --max-parked N         idle connections the keeper holds; beyond\n"
+"                             it the oldest idle one closes (10000)\n"
 "      --status-listen ADDR   serve /status (text, ?format=json|html) from\n"
 "                             a separate process on ADDR (default: off)\n"
 "\n"

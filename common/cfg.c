@@ -46,6 +46,7 @@ cfg_defaults(struct cfg *c)
 	strlcpy(c->error_log, "-", sizeof(c->error_log));
 	c->access_format = ACCESS_COMBINED;
 	c->log_level = LOG_LEVEL_INFO;
+	c->max_parked = DEFAULT_MAX_PARKED;
 }
 
 /*
@@ -703,6 +704,8 @@ set_key(struct cfg *c, const char *key, const char *val, char *err,
 		SET_COUNT(max_body_size, 0, 1LL << 50);
 	if (strcmp(key, "backlog") == 0)
 		SET_COUNT(backlog, 1, 65535);
+	if (strcmp(key, "max-parked") == 0)
+		SET_COUNT(max_parked, 1, MAX_PARKED);
 	if (strcmp(key, "access-log") == 0 || strcmp(key, "error-log") == 0) {
 		char *dst = key[0] == 'a' ? c->access_log : c->error_log;
 

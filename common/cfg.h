@@ -102,6 +102,7 @@ struct cfg {
 	int			nsandbox_read;
 	char			sandbox_write[MAX_SANDBOX_PATHS][SANDBOX_PATH_MAX];
 	int			nsandbox_write;
+	int			max_parked;		/* connections the keeper holds */
 };
 
 /* Fills c with the built-in defaults (no listener yet: see cfg_finish). */

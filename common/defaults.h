@@ -17,6 +17,8 @@
 #define DEFAULT_MAX_HEADER_SIZE		16384
 #define DEFAULT_MAX_BODY_SIZE		1048576
 #define DEFAULT_BACKLOG			1024
+#define DEFAULT_MAX_PARKED		10000
+#define MAX_PARKED			1000000
 
 #define MAX_LISTENERS		16	/* --listen given at most this often */
 #define MAX_WORKERS		256

@@ -199,6 +199,9 @@ format_line(char *line, size_t size, enum log_level level, int with_errno,
 	else if (role == LOG_ROLE_STATUS)
 		n += snprintf(line + n, size - n, "status pid=%d: ",
 		    (int)getpid());
+	else if (role == LOG_ROLE_KEEPER)
+		n += snprintf(line + n, size - n, "keeper pid=%d: ",
+		    (int)getpid());
 	else
 		n += snprintf(line + n, size - n, "worker %d pid=%d: ",
 		    role, (int)getpid());

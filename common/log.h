@@ -20,6 +20,7 @@ int	log_open(const struct cfg *c, char *err, size_t errlen);
 /* The role shown in every line: a worker's id (1..N), or one of these. */
 #define LOG_ROLE_MASTER	(-1)
 #define LOG_ROLE_STATUS	(-2)	/* the --status-listen process */
+#define LOG_ROLE_KEEPER	(-3)	/* the connection keeper */
 void	log_set_role(int role);
 /*
  * -u: log files that log_open creates from now on are chowned to uid, so

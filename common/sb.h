@@ -85,6 +85,11 @@ struct sb {
 	volatile unsigned long long recycles;	/* --max-requests */
 	volatile unsigned long long reloads;	/* HUP, completed */
 	volatile unsigned long long reload_failures;
+	/* The keeper's counters (it alone writes them). */
+	volatile unsigned long long keeper_parked;	/* now */
+	volatile unsigned long long keeper_handed;	/* to workers, total */
+	volatile unsigned long long keeper_closed_idle;	/* idle timeouts */
+	volatile pid_t		keeper_pid;	/* 0 while there is none */
 };
 
 /* Maps a zeroed scoreboard shared with future children, or NULL. */

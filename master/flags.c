@@ -22,7 +22,8 @@ enum {
 	OPT_MAX_BODY_SIZE, OPT_BACKLOG, OPT_ACCESS_LOG, OPT_ACCESS_LOG_FORMAT,
 	OPT_ERROR_LOG, OPT_LOG_LEVEL, OPT_MODULE_OPTION, OPT_STATUS_LISTEN,
 	OPT_CACHE_CONTROL, OPT_MIME_TYPE, OPT_ERROR_PAGE, OPT_AUTOINDEX,
-	OPT_HEALTH_PATH, OPT_SANDBOX, OPT_SANDBOX_READ, OPT_SANDBOX_WRITE
+	OPT_HEALTH_PATH, OPT_SANDBOX, OPT_SANDBOX_READ, OPT_SANDBOX_WRITE,
+	OPT_MAX_PARKED
 };
 
 /* Keys that may be given more than once: flags replace the file's list. */
@@ -68,6 +69,7 @@ static const struct option longopts[] = {
 	{ "sandbox",		required_argument, NULL, OPT_SANDBOX },
 	{ "sandbox-read",	required_argument, NULL, OPT_SANDBOX_READ },
 	{ "sandbox-write",	required_argument, NULL, OPT_SANDBOX_WRITE },
+	{ "max-parked",		required_argument, NULL, OPT_MAX_PARKED },
 	{ "help",		no_argument,	   NULL, 'h' },
 	{ "version",		no_argument,	   NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
@@ -86,6 +88,8 @@ flags_usage(FILE *f)
 "                             repeatable (default 127.0.0.1:8080)\n"
 "  -w, --workers N|auto       worker processes (default: online CPUs)\n"
 "      --backlog N            listen backlog (default 1024)\n"
+"      --max-parked N         idle connections the keeper holds; beyond\n"
+"                             it the oldest idle one closes (10000)\n"
 "      --status-listen ADDR   serve /status (text, ?format=json|html) from\n"
 "                             a separate process on ADDR (default: off);\n"
 "                             also /metrics (Prometheus) and /healthz\n"

@@ -30,6 +30,7 @@
 #include "sb.h"
 #include "title.h"
 #include "status.h"
+#include "keeper.h"
 #include "worker.h"
 
 #define BACKOFF_MIN_MS	10
@@ -39,6 +40,7 @@
 #define MASTER_TICK_MS	500	/* scoreboard checks while running */
 #define RELOAD_START_MS	10000	/* new workers must accept within this */
 #define READY_WAIT_MS	10000	/* the first ones too */
+#define KEEPER_RESPAWN_MS 100	/* a crashing keeper restarts this often */
 
 /* A worker process; several may share an id while one replaces another. */
 struct proc {
@@ -89,6 +91,13 @@ static bool		 reload_failed;
 static long long	 reload_deadline;
 static int		 sfd = -1;	/* --status-listen */
 static pid_t		 status_pid;
+/* The keeper queue: [0] the keeper's end, [1] the workers'. Both stay
+ * open here so that a respawned keeper and every new worker find the
+ * same queue, and hand-offs in flight survive a keeper crash. */
+static int		 qfd[2] = { -1, -1 };
+static pid_t		 keeper_pid;
+static long long	 keeper_next;	/* no respawn before this */
+static bool		 keeper_termed;	/* told to close everything */
 static long long	 status_next;	/* no respawn before this */
 static int		 target;	/* workers wanted */
 static int		 gen = 1;
@@ -240,6 +249,8 @@ spawn_in(const struct genset *gs, int g, int id)
 			close(ready_fd);
 		if (sfd != -1)
 			close(sfd);		/* the status process's, not ours */
+		close(qfd[0]);			/* the keeper's end */
+		worker_set_queue(qfd[1]);
 		close_other_listeners(gs);
 		worker_main(&gs->cfg, id, g, gs->lfd, gs->nlfd, sb, sbi);
 	}
@@ -371,6 +382,28 @@ reaped(struct proc *p, int status)
 	}
 }
 
+/* The keeper died: logged decoded; maintain_keeper() restarts it. */
+static void
+keeper_reaped(int status)
+{
+	const char *name = WIFSIGNALED(status) ?
+	    sigabbrev_np(WTERMSIG(status)) : NULL;
+
+	if (state != RUNNING && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		log_info("keeper (pid %d) exited", (int)keeper_pid);
+	else if (WIFEXITED(status))
+		log_warnx("keeper (pid %d) exited with code %d%s", (int)keeper_pid,
+		    WEXITSTATUS(status), state == RUNNING || state == DRAINING ?
+		    ": restarting it" : "");
+	else
+		log_warnx("keeper (pid %d) killed by SIG%s%s%s", (int)keeper_pid,
+		    name ? name : "?", WCOREDUMP(status) ? " (core dumped)" : "",
+		    state == RUNNING || state == DRAINING ? ": restarting it" : "");
+	keeper_pid = 0;
+	sb->keeper_pid = 0;
+	sb->keeper_parked = 0;		/* it holds nothing now */
+}
+
 static void
 reap(void)
 {
@@ -392,6 +425,8 @@ reap(void)
 				    "by signal %d; this one keeps serving",
 				    WTERMSIG(status));
 			upgrade_failed();
+		} else if (pid == keeper_pid) {
+			keeper_reaped(status);
 		} else if (pid == status_pid) {
 			if (state == RUNNING && !status_restart)
 				log_warnx("status process (pid %d) died: "
@@ -458,6 +493,8 @@ begin_stop(void)
 			refuse_new(lfds[i]);
 	}
 	signal_all(SIGQUIT);
+	if (keeper_pid != 0)
+		kill(keeper_pid, SIGQUIT);	/* closes idle connections */
 	state = STOPPING;
 	deadline = now_ms() + cfg->graceful_timeout_ms;
 }
@@ -466,6 +503,8 @@ static void
 begin_kill(int sig)
 {
 	signal_all(sig);
+	if (keeper_pid != 0)
+		kill(keeper_pid, sig);
 	state = KILLING;
 	deadline = now_ms() + (sig == SIGKILL ? 0 : FAST_STOP_MS);
 }
@@ -581,8 +620,7 @@ begin_reload(void)
 			return;
 		}
 		nxt->lfd[nxt->nlfd++] = fd;
-		if (nxt->nlfd > 1)
-			(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+		(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	}
 	/* Kept listeners take the new backlog and timeouts (an aborted
 	 * reload puts the old ones back). */
@@ -777,15 +815,24 @@ upgrade_failed(void)
 	}
 }
 
-/* The new master serves: retire everything (no accept-queue drain: the
- * queue is the new master's) and leave the listeners to it. */
+/*
+ * The new master serves: retire everything and leave the listeners to it.
+ * The workers drain (QUIT) rather than just finish: requests on their way
+ * on the keeper's idle connections are still answered, with Connection:
+ * close (the few connections they accept meanwhile are answered so too).
+ */
 static void
 handoff(void)
 {
 	handed_off = true;
 	for (int i = 0; i < MAX_PROCS; i++)
-		if (procs[i].pid > 0 && !procs[i].retiring)
-			retire(&procs[i]);
+		if (procs[i].pid > 0 && !procs[i].retiring) {
+			procs[i].retiring = true;
+			procs[i].retired_at = now_ms();
+			kill(procs[i].pid, SIGQUIT);
+		}
+	if (keeper_pid != 0)
+		kill(keeper_pid, SIGQUIT);
 	state = STOPPING;
 	deadline = now_ms() + cfg->graceful_timeout_ms;
 	notify("STOPPING=1");
@@ -888,8 +935,11 @@ handle_deadlines(void)
 		log_warnx("graceful timeout: killing %d workers",
 		    count_workers());
 		begin_kill(SIGKILL);
-	} else if (state == KILLING && now >= deadline && count_workers() > 0) {
+	} else if (state == KILLING && now >= deadline &&
+	    (count_workers() > 0 || keeper_pid != 0)) {
 		signal_all(SIGKILL);
+		if (keeper_pid != 0)
+			kill(keeper_pid, SIGKILL);
 		deadline = now + FAST_STOP_MS;
 	}
 }
@@ -1004,6 +1054,8 @@ sleep_until_event(const sigset_t *mask)
 			wake = next_spawn;
 		if (state == DRAINING && deadline < wake)
 			wake = deadline;
+		if (keeper_pid == 0 && keeper_next > now && keeper_next < wake)
+			wake = keeper_next;
 	}
 	if (wake != -1) {
 		long long d = wake > now ? wake - now : 0;
@@ -1037,6 +1089,8 @@ spawn_status(void)
 		/* It notes which the serving listeners are (their accept
 		 * queues), then closes them. */
 		close_other_listeners(cur);
+		close(qfd[0]);
+		close(qfd[1]);
 		if (pfh != NULL)
 			close(pidfile_fileno(pfh));
 		if (ready_fd != -1)
@@ -1074,6 +1128,49 @@ update_run(void)
 			run = SB_RUN_CRASHLOOP;
 	}
 	sb->run = run;
+}
+
+/*
+ * The keeper (SPEC 1): like the status process, but respawned at once
+ * (it holds only waiting connections; a crash loses those), and stopped
+ * last: QUIT when the workers are told to stop (it closes its idle
+ * connections), TERM once they are gone.
+ */
+static void
+maintain_keeper(void)
+{
+	pid_t pid;
+
+	if (state != RUNNING && state != DRAINING) {
+		if (keeper_pid != 0 && !keeper_termed && count_workers() == 0) {
+			keeper_termed = true;
+			kill(keeper_pid, SIGTERM);
+		}
+		return;
+	}
+	if (keeper_pid != 0 || now_ms() < keeper_next)
+		return;
+	keeper_next = now_ms() + KEEPER_RESPAWN_MS;
+	if ((pid = fork()) == -1) {
+		log_warn("fork() for the keeper failed");
+		return;
+	}
+	if (pid == 0) {
+		for (int s = 0; s < 2; s++)
+			for (int i = 0; i < sets[s].nlfd; i++)
+				close(sets[s].lfd[i]);
+		if (pfh != NULL)
+			close(pidfile_fileno(pfh));
+		if (ready_fd != -1)
+			close(ready_fd);
+		if (sfd != -1)
+			close(sfd);
+		close(qfd[1]);
+		keeper_main(cfg, qfd[0], sb);
+	}
+	keeper_pid = pid;
+	sb->keeper_pid = pid;
+	log_info("keeper started (pid %d)", (int)pid);
 }
 
 /* The first generation is serving: tell whoever waits (-D, systemd). */
@@ -1157,13 +1254,18 @@ master_run(const struct master_args *a)
 	install_signals(&sleep_mask);
 	title_set("preforkd: master (gen %d) %s%s", gen, c->listen[0].spec,
 	    c->nlisten > 1 ? " ..." : "");
+	/* Workers wait in epoll and accept without blocking. */
 	for (int i = 0; i < nlfd; i++) {
 		accept_new(lfd[i]);	/* a stop filter left by a killed master */
-		if (nlfd > 1)		/* workers poll several listeners */
-			(void)fcntl(lfd[i], F_SETFL,
-			    fcntl(lfd[i], F_GETFL) | O_NONBLOCK);
+		(void)fcntl(lfd[i], F_SETFL, fcntl(lfd[i], F_GETFL) | O_NONBLOCK);
+	}
+	/* Before anyone is forked: every child must share this queue. */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, qfd) == -1) {
+		log_warn("socketpair() for the keeper queue failed");
+		return EX_OSERR;
 	}
 	ready_deadline = now_ms() + READY_WAIT_MS;
+	maintain_keeper();
 	maintain();
 	spawn_status();
 	for (;;) {
@@ -1179,6 +1281,7 @@ master_run(const struct master_args *a)
 		recycle();		/* (clears got_sb in any state) */
 		if (state == RUNNING || state == DRAINING)
 			murder();
+		maintain_keeper();
 		maintain();
 		spawn_status();
 		sb->target = target;
@@ -1187,7 +1290,8 @@ master_run(const struct master_args *a)
 		if (state != RUNNING && status_pid != 0 &&
 		    (state == KILLING || count_workers() == 0))
 			kill(status_pid, SIGTERM);
-		if (state != RUNNING && count_workers() == 0 && status_pid == 0)
+		if (state != RUNNING && count_workers() == 0 && status_pid == 0 &&
+		    keeper_pid == 0)
 			break;		/* (a new master of an upgrade lives on) */
 	}
 	if (handed_off) {

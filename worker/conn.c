@@ -7,7 +7,9 @@
  * wait are a plain blocking read bounded by SO_RCVTIMEO, and writes are
  * bounded by SO_SNDTIMEO (the write timeout): accepted TCP sockets
  * inherit both from the listener, the worker sets them on AF_UNIX ones.
- * The hot path of a kept-alive request is one read and one writev.
+ * The hot path of a kept-alive request is one read and one writev. A
+ * connection idle past that first stretch is parked with the keeper
+ * (SPEC 1): the worker is free for another one at once.
  */
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -25,6 +27,7 @@
 #include "api.h"
 #include "conn.h"
 #include "health.h"
+#include "handoff.h"
 #include "iov.h"
 #include "log.h"
 #include "resp.h"
@@ -57,6 +60,7 @@ conn_init(struct conn *c, const struct cfg *cfg, const int *lfd, int nlfd)
 
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
+	c->qfd = -1;
 	c->cfg = cfg;
 	c->lfd = lfd;
 	c->nlfd = nlfd;
@@ -126,15 +130,17 @@ fill(struct conn *c, long long deadline)
 }
 
 /*
- * Keep-alive is granted only while it is fair (SPEC 5): once this
- * connection has had its slice, if no worker is idle in accept() and a
- * client waits in the accept queue, this connection gives its worker up.
- * Costs no syscall inside a slice and one poll() per slice after it.
+ * A worker is held only while it is fair (SPEC 5): once this connection
+ * has had its slice, if no worker is idle and a client waits in the
+ * accept queue or a parked one in the keeper queue, this connection gives
+ * its worker up. Costs no syscall inside a slice and one poll() per slice
+ * after it.
  */
 static bool
 should_yield(struct conn *c)
 {
-	struct pollfd pfd[MAX_LISTENERS];
+	struct pollfd pfd[MAX_LISTENERS + 1];
+	nfds_t n = (nfds_t)c->nlfd;
 	long long now = now_us();
 
 	if (now - c->slice_start < FAIR_SLICE_US)
@@ -147,17 +153,91 @@ should_yield(struct conn *c)
 		pfd[i].events = POLLIN;
 		pfd[i].revents = 0;
 	}
-	if (poll(pfd, (nfds_t)c->nlfd, 0) <= 0)
+	if (c->qfd != -1) {
+		pfd[n].fd = c->qfd;
+		pfd[n++].events = POLLIN;
+	}
+	if (poll(pfd, n, 0) <= 0)
 		return false;
-	worker_slot->ctr.fair_closes++;		/* it closes now */
+	worker_slot->ctr.fair_closes++;		/* it is parked after this */
 	return true;
+}
+
+/*
+ * Parks the connection with the keeper, with the bytes of the next head
+ * read so far (they start at buf[0]: http_next() moved them there) and
+ * its deadlines, absolute. Returns 0 when the socket is the keeper's (our
+ * copy is closed, c->handed set), or -1: it is still ours (no queue, the
+ * queue is full, stopping), and the caller goes on serving it.
+ */
+static int
+park(struct conn *c, long long idle_deadline, long long head_deadline)
+{
+	struct handoff h;
+
+	if (c->qfd == -1 || worker_stop)
+		return -1;
+	memset(&h, 0, sizeof(h));
+	handoff_pack(&h, HANDOFF_PARK, (struct sockaddr *)&c->peer,
+	    c->peerlen);
+	h.nreq = c->nreq;
+	h.idle_deadline = idle_deadline;
+	h.head_deadline = head_deadline;
+	h.header_timeout_ms = c->cfg->header_timeout_ms;
+	h.idle_timeout_ms = c->cfg->idle_timeout_ms;
+	h.max_head = (uint32_t)c->cfg->max_header_size;
+	h.len = (uint32_t)c->rd.len;
+	if (handoff_send(c->qfd, &h, c->fd, c->rd.buf) == -1)
+		return -1;
+	close(c->fd);
+	c->fd = -1;
+	c->handed = true;
+	return 0;
+}
+
+/*
+ * The first stretch of an idle wait (up to the read slice). While another
+ * worker is free, a plain read bounded by SO_RCVTIMEO: one syscall, the
+ * hot path of a client that sends back-to-back. While every worker is
+ * busy, a poll that also watches the listeners and the keeper queue, so
+ * that a connection waiting for a worker ends the wait at once (the
+ * client is parked then, not kept for the slice). Returns like
+ * read_some(); -1 with ETIMEDOUT when the client stayed quiet or another
+ * connection waits.
+ */
+static ssize_t
+fast_wait(struct conn *c)
+{
+	struct pollfd pfd[2 + MAX_LISTENERS];
+	nfds_t n = 0;
+	int rc;
+
+	if (worker_sb == NULL || c->qfd == -1 || sb_accepting(worker_sb) > 0)
+		return read_some(c);
+	pfd[n].fd = c->fd;
+	pfd[n++].events = POLLIN;
+	for (int i = 0; i < c->nlfd; i++) {
+		pfd[n].fd = c->lfd[i];
+		pfd[n++].events = POLLIN;
+	}
+	pfd[n].fd = c->qfd;
+	pfd[n++].events = POLLIN;
+	do
+		rc = poll(pfd, n, cfg_read_slice_ms(c->cfg));
+	while (rc == -1 && errno == EINTR && !worker_stop);
+	if (rc > 0 && pfd[0].revents != 0)
+		return read_some(c);
+	if (rc >= 0)
+		errno = ETIMEDOUT;
+	return -1;
 }
 
 /*
  * The wait for the next request on a kept-alive connection, up to the
  * idle timeout. It watches the listeners too, so that a client waiting in
  * the accept queue can take this worker (should_yield). Returns like
- * fill(); -1 when yielding, timing out or stopping (close silently).
+ * fill(); -1 when parked, yielding, timing out or stopping (close
+ * silently unless c->handed).
  */
 static ssize_t
 idle_wait(struct conn *c)
@@ -174,16 +254,19 @@ idle_wait(struct conn *c)
 		pfd[1 + i].events = POLLIN;
 	}
 	worker_slot->state = SB_KEEPALIVE;
-	/* Hot path: the next request usually comes within an RTT. A plain
-	 * read, bounded by SO_RCVTIMEO (the idle-yield time, see
-	 * cfg_read_slice_ms()), costs one syscall; nobody is yielded to before
-	 * that time anyway. A timeout or a signal leads to the watch below. */
+	/* Hot path: the next request usually comes within an RTT (see
+	 * fast_wait()). A quiet client is parked with the keeper; the watch
+	 * below is for when it cannot be (stopping, the queue full). */
 	if (!worker_stop) {
-		ssize_t n = read_some(c);
+		ssize_t n = fast_wait(c);
 
 		if (n >= 0)
 			return n;
 		if (errno != ETIMEDOUT && errno != EINTR)
+			return -1;
+		/* Idle past the fast path: the keeper waits for the client,
+		 * not a worker. If it cannot, the wait below is ours. */
+		if (park(c, deadline, 0) == 0)
 			return -1;
 	}
 	for (;;) {
@@ -218,6 +301,28 @@ idle_wait(struct conn *c)
 	}
 	errno = ETIMEDOUT;
 	return -1;
+}
+
+/*
+ * Reads more of a head. On a kept-alive connection, a head that stops
+ * arriving for the fast-path time is parked with the keeper (its header
+ * deadline travels with it); a connection's first head stays here.
+ * Returns like fill(); -1 with c->handed when parked.
+ */
+static ssize_t
+fill_or_park(struct conn *c, long long deadline)
+{
+	long long soon = now_ms() + IDLE_YIELD_MS;
+	ssize_t n;
+
+	if (c->nreq == 0 || worker_stop || c->qfd == -1 || soon >= deadline)
+		return fill(c, deadline);
+	n = fill(c, soon);
+	if (n == -1 && errno == ETIMEDOUT && park(c, 0, deadline) == 0)
+		return -1;
+	if (n == -1 && errno == ETIMEDOUT)
+		return fill(c, deadline);
+	return n;
 }
 
 /*
@@ -259,8 +364,8 @@ read_head(struct conn *c, long long deadline)
 				deadline = now_ms() + c->cfg->header_timeout_ms;
 			continue;
 		}
-		n = fill(c, deadline);
-		if (n == 0)
+		n = fill_or_park(c, deadline);
+		if (n == 0 || c->handed)
 			return -1;
 		if (n < 0)
 			return errno == ETIMEDOUT ? 408 : -1;
@@ -385,8 +490,14 @@ conn_before_head(struct conn *c)
 	worker_slot->state = SB_WRITING;
 	if (worker_stop)
 		c->close = true;	/* stopping: this is the last response */
-	else if (!c->close && should_yield(c))
-		c->close = true;	/* a client waits for this worker */
+	else if (!c->close && should_yield(c)) {
+		/* A client waits for this worker: this connection goes to
+		 * the keeper after the response (closed if there is none). */
+		if (c->qfd != -1)
+			c->yield = true;
+		else
+			c->close = true;
+	}
 	if (!c->have_req || !body_pending(c))
 		return;
 	if (q->expect_continue && !c->sent_100)
@@ -537,6 +648,7 @@ serve_one(struct conn *c)
 	    c->t0.tv_nsec / 1000000;
 	worker_slot->state = SB_HANDLING;
 	c->have_req = true;
+	c->yield = false;
 	c->status = 0;
 	c->sent = 0;
 	c->sent_100 = false;
@@ -567,21 +679,20 @@ serve_one(struct conn *c)
 	}
 }
 
-void
-conn_serve(struct conn *c, int fd, const struct sockaddr *peer,
+/* Per-connection state: nothing of the last connection carries over
+ * (an abort there must not stop this one's lingering close). */
+static void
+conn_start(struct conn *c, int fd, const struct sockaddr *peer,
     socklen_t peerlen)
 {
-	long long first_deadline;
-	bool linger = false;
-	int rc;
-
-	/* Per-connection state: nothing of the last connection carries
-	 * over (an abort there must not stop this one's lingering close). */
 	c->fd = fd;
 	c->nreq = 0;
 	c->broken = c->have_req = false;
 	c->close = c->hijacked = c->aborted = false;
 	c->sent_100 = c->head_sent = false;
+	c->handed = false;
+	if (peerlen > sizeof(c->peer))
+		peerlen = sizeof(c->peer);
 	memcpy(&c->peer, peer, peerlen);
 	c->peerlen = peerlen;
 	cfg_addr_str(peer, peerlen, c->peer_str, sizeof(c->peer_str));
@@ -598,11 +709,16 @@ conn_serve(struct conn *c, int fd, const struct sockaddr *peer,
 			c->peer_str[strlen(c->peer_str) - 1] = '\0';
 		}
 	}
-	http_reader_init(&c->rd, c->rd.buf, c->rd.cap, c->rd.max_head,
-	    c->rd.max_body);
-	worker_slot->ctr.conns++;
-	first_deadline = now_ms() + c->cfg->header_timeout_ms;
 	c->slice_start = now_us();
+}
+
+/* The keep-alive loop, until the connection is closed or parked. */
+static void
+conn_loop(struct conn *c, long long first_deadline)
+{
+	bool linger = false;
+	int rc;
+
 	for (;;) {
 		c->have_req = false;
 		rc = read_head(c, first_deadline);
@@ -634,7 +750,53 @@ conn_serve(struct conn *c, int fd, const struct sockaddr *peer,
 			break;
 		}
 		http_next(&c->rd);
+		/* The slice is over and others wait: to the keeper, with any
+		 * pipelined bytes (their head's deadline starts now). If it
+		 * cannot take it, we serve on. */
+		if (c->yield && park(c, now_ms() + c->cfg->idle_timeout_ms,
+		    http_idle(&c->rd) ? 0 : now_ms() +
+		    c->cfg->header_timeout_ms) == 0)
+			return;
 	}
+	if (c->handed)
+		return;		/* the keeper's now */
 	worker_slot->state = SB_CLOSING;
 	conn_close(c, linger && !c->aborted);
+}
+
+void
+conn_serve(struct conn *c, int fd, const struct sockaddr *peer,
+    socklen_t peerlen)
+{
+	conn_start(c, fd, peer, peerlen);
+	http_reader_init(&c->rd, c->rd.buf, c->rd.cap, c->rd.max_head,
+	    c->rd.max_body);
+	worker_slot->ctr.conns++;
+	conn_loop(c, now_ms() + c->cfg->header_timeout_ms);
+}
+
+int
+conn_take(struct conn *c)
+{
+	struct handoff h;
+	int fd;
+
+	http_reader_init(&c->rd, c->rd.buf, c->rd.cap, c->rd.max_head,
+	    c->rd.max_body);
+	if (handoff_recv(c->qfd, &h, &fd, c->rd.buf, c->rd.cap) == -1) {
+		if (errno == EPROTO)
+			log_warnx("dropped a malformed hand-off from the keeper");
+		return -1;
+	}
+	if (h.kind != HANDOFF_SERVE) {
+		log_warnx("dropped a hand-off of kind %u", h.kind);
+		close(fd);
+		errno = EPROTO;
+		return -1;
+	}
+	conn_start(c, fd, (struct sockaddr *)&h.peer, h.peerlen);
+	http_filled(&c->rd, h.len);
+	c->nreq = h.nreq;
+	conn_loop(c, h.head_deadline);
+	return 0;
 }

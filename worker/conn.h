@@ -41,6 +41,9 @@ struct conn {
 	size_t			 hlen;
 	size_t			 hcap;
 	bool			 hover;		/* the head did not fit */
+	int			 qfd;		/* the keeper queue, or -1 */
+	bool			 handed;	/* parked with the keeper */
+	bool			 yield;		/* fairness: park after this one */
 };
 
 /* Allocates the per-worker buffers once. Returns 0 or -1. */
@@ -49,6 +52,13 @@ int	conn_init(struct conn *c, const struct cfg *cfg, const int *lfd,
 /* Serves the accepted socket fd until it is closed. */
 void	conn_serve(struct conn *c, int fd, const struct sockaddr *peer,
 	    socklen_t peerlen);
+
+/*
+ * Takes one connection the keeper handed over on c->qfd and serves it
+ * like an accepted one, with the bytes, request count and header deadline
+ * that came with it. Returns 0, or -1 with errno (EAGAIN: none there).
+ */
+int	conn_take(struct conn *c);
 
 /* Writes all of iov (or fails: sets c->broken). Returns 0 or -1. */
 int	conn_writev(struct conn *c, struct iovec *iov, int iovcnt);

@@ -77,6 +77,8 @@ struct snap {
 	int			count[SB_CLOSING + 1];	/* workers per state */
 	unsigned long long	requests;	/* by the live workers */
 	struct row		row[SB_SLOTS];
+	pid_t			keeper_pid;
+	unsigned long long	parked, handed, closed_idle;
 };
 
 /* The response body under construction; full is sticky. */
@@ -167,6 +169,10 @@ snapshot(struct snap *sn)
 	sn->started_unix = sb->master_started_unix;
 	sn->nrows = 0;
 	sn->requests = 0;
+	sn->keeper_pid = sb->keeper_pid;
+	sn->parked = sb->keeper_parked;
+	sn->handed = sb->keeper_handed;
+	sn->closed_idle = sb->keeper_closed_idle;
 	for (int i = 0; i < SB_SLOTS; i++) {
 		const struct sb_slot *s = &sb->slot[i];
 		struct row *r = &sn->row[sn->nrows];
@@ -350,8 +356,11 @@ render_text(struct out *o, const struct snap *sn)
 	out_printf(o, "workers wanted  %d\n", sn->target);
 	out_printf(o, "workers         %d: ", sn->nrows);
 	out_counts(o, sn);
-	out_printf(o, "\nrequests        %llu (by the live workers)\n\n",
+	out_printf(o, "\nrequests        %llu (by the live workers)\n",
 	    sn->requests);
+	out_printf(o, "keeper: pid %d, %llu parked, %llu handed off, %llu "
+	    "closed idle\n\n", (int)sn->keeper_pid, sn->parked, sn->handed,
+	    sn->closed_idle);
 	out_printf(o, "%4s %8s %4s  %-10s %9s %8s %9s  %-22s %s\n", "id",
 	    "pid", "gen", "state", "requests", "up", "age_ms", "client",
 	    "request");
@@ -383,9 +392,12 @@ render_json(struct out *o, const struct snap *sn)
 {
 	out_printf(o, "{\"master_pid\":%d,\"status_pid\":%d,"
 	    "\"started_unix\":%lld,\"uptime_ms\":%lld,\"generation\":%d,"
-	    "\"workers_wanted\":%d,\"requests\":%llu,\"workers\":[",
+	    "\"workers_wanted\":%d,\"requests\":%llu,\"keeper\":{\"pid\":%d,"
+	    "\"parked\":%llu,\"handed_off\":%llu,\"closed_idle\":%llu},"
+	    "\"workers\":[",
 	    (int)sn->master_pid, (int)getpid(), sn->started_unix, sn->up_ms,
-	    sn->generation, sn->target, sn->requests);
+	    sn->generation, sn->target, sn->requests, (int)sn->keeper_pid,
+	    sn->parked, sn->handed, sn->closed_idle);
 	for (int i = 0; i < sn->nrows; i++) {
 		const struct row *r = &sn->row[i];
 

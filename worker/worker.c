@@ -3,6 +3,7 @@
  * document root and buffers (allocated once), then accept() one
  * connection at a time and serve it until it is closed.
  */
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -34,11 +35,19 @@ struct sb		*worker_sb;
 struct sb_slot		*worker_slot;
 
 static struct conn conn;
+static int		 wqfd = -1;	/* the keeper queue, workers' end */
+static int		 wep = -1;	/* listeners + queue */
 static const struct cfg	*wcfg;
 static bool		 drop_user;
 static uid_t		 drop_uid;
 static gid_t		 drop_gid;
 volatile sig_atomic_t	 worker_reopen;
+
+void
+worker_set_queue(int fd)
+{
+	wqfd = fd;
+}
 
 void
 worker_set_user(bool drop, uid_t uid, gid_t gid)
@@ -174,69 +183,59 @@ unix_timeouts(int fd)
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &stv, sizeof(stv));
 }
 
-/* Accepts from the one readable listener, or -1. */
+/*
+ * One epoll per worker over the listeners and the keeper queue, each
+ * with EPOLLEXCLUSIVE: a new connection or a handed-over one wakes one
+ * idle worker, not all of them (no thundering herd). The listeners are
+ * non-blocking (master), so a connection another worker took costs an
+ * EAGAIN, never a blocked accept.
+ */
 static int
-accept_one(const int *lfd, int nlfd, bool wait,
-    struct sockaddr_storage *ss, socklen_t *sslen)
+wait_init(const int *lfd, int nlfd)
 {
-	static int first;
-	struct pollfd pfd[MAX_LISTENERS];
-	int fd, i, rc;
+	struct epoll_event ev;
 
-	*sslen = sizeof(*ss);
-	if (nlfd == 1 && wait) {
-		fd = accept4(lfd[0], (struct sockaddr *)ss, sslen, SOCK_CLOEXEC);
-		if (fd != -1 || (errno != EAGAIN && errno != EWOULDBLOCK))
-			return fd;
-		/* The listener is non-blocking (it is shared with workers of
-		 * a reload that poll several), or SO_RCVTIMEO ran out: wait in
-		 * poll, and let the caller look at its flags. */
-		pfd[0].fd = lfd[0];
-		pfd[0].events = POLLIN;
-		if (poll(pfd, 1, MASTER_CHECK_MS) == 0)
-			errno = EAGAIN;
-		else if (errno != EINTR)
-			errno = EAGAIN;		/* readable: try again */
+	if ((wep = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		return -1;
-	}
-	for (i = 0; i < nlfd; i++) {
-		pfd[i].fd = lfd[i];
-		pfd[i].events = POLLIN;
-		pfd[i].revents = 0;
-	}
-	/* Bounded, so that a dead master is noticed (accept_loop) even if
-	 * the parent-death signal were lost. */
-	rc = poll(pfd, (nfds_t)nlfd, wait ? MASTER_CHECK_MS : 0);
-	if (rc <= 0) {
-		if (rc == 0)
-			errno = EAGAIN;
-		return -1;
-	}
-	/* Round robin, so that a busy listener cannot starve another. */
-	for (int k = 0; k < nlfd; k++) {
-		i = (first + k) % nlfd;
-		if (!(pfd[i].revents & POLLIN))
+	for (int i = 0; i <= nlfd; i++) {
+		int fd = i < nlfd ? lfd[i] : wqfd;
+
+		if (fd == -1)
 			continue;
-		fd = accept4(lfd[i], (struct sockaddr *)ss, sslen, SOCK_CLOEXEC);
-		if (fd != -1 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
-			first = (i + 1) % nlfd;
-			return fd;
-		}
+		memset(&ev, 0, sizeof(ev));
+		ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+		ev.data.u32 = (uint32_t)i;
+		if (epoll_ctl(wep, EPOLL_CTL_ADD, fd, &ev) == -1)
+			return -1;
 	}
-	errno = EAGAIN;
-	return -1;
+	return 0;
+}
+
+/*
+ * While stopping, the keeper may still hand over requests that were on
+ * their way on its idle connections (it closes them shortly): a draining
+ * worker stays for those.
+ */
+static bool
+keeper_busy(void)
+{
+	return wqfd != -1 && worker_sb->keeper_pid != 0 &&
+	    worker_sb->keeper_parked > 0;
 }
 
 /*
  * Serves connections until told to stop; then serves what is already in
- * the accept queue (each with Connection: close) and returns.
+ * the accept queue and the keeper queue (each with Connection: close)
+ * and returns. One ready source per wake-up: epoll rotates its ready
+ * list, so a busy listener cannot starve another or the queue.
  */
 static void
 accept_loop(const int *lfd, int nlfd, pid_t master)
 {
 	struct sockaddr_storage ss;
+	struct epoll_event ev;
 	socklen_t sslen;
-	int fd;
+	int fd, rc;
 
 	worker_slot->state = SB_ACCEPTING;
 	kill(master, MASTER_SIG_SB);	/* ready: a reload or recycle goes on */
@@ -248,30 +247,37 @@ accept_loop(const int *lfd, int nlfd, pid_t master)
 		worker_check_reopen();
 
 		worker_slot->state = SB_ACCEPTING;
-		fd = accept_one(lfd, nlfd, !stopping, &ss, &sslen);
+		/* Bounded, so that a dead master is noticed even if the
+		 * parent-death signal were lost. */
+		rc = epoll_wait(wep, &ev, 1, !stopping ? MASTER_CHECK_MS :
+		    keeper_busy() ? 50 : 0);
+		if (rc == -1 && errno != EINTR) {
+			log_warn("epoll_wait() failed");
+			pause_ms(100);
+			continue;
+		}
+		if (rc <= 0) {
+			if (rc == 0 && ((stopping && !keeper_busy()) ||
+			    getppid() != master))
+				return;
+			continue;
+		}
 		worker_slot->state = SB_READING;
+		if ((int)ev.data.u32 == nlfd) {
+			(void)conn_take(&conn);
+			continue;
+		}
+		sslen = sizeof(ss);
+		fd = accept4(lfd[ev.data.u32], (struct sockaddr *)&ss, &sslen,
+		    SOCK_CLOEXEC);
 		if (fd == -1) {
 			switch (errno) {
 			case EINTR:
+			case EAGAIN:	/* another worker took it */
 			case ECONNABORTED:
 			case EPROTO:
 				break;
-			case EAGAIN:	/* SO_RCVTIMEO, or the queue is empty */
-				if (stopping)
-					return;
-				if (getppid() != master)
-					return;
-				break;
-			case EMFILE:
-			case ENFILE:
-			case ENOBUFS:
-			case ENOMEM:
-				log_warn("accept4() failed");
-				pause_ms(100);
-				break;
 			default:
-				if (stopping)
-					return;
 				log_warn("accept4() failed");
 				pause_ms(100);
 			}
@@ -305,6 +311,11 @@ worker_main(const struct cfg *cfg, int id, int gen, const int *lfd, int nlfd,
 	}
 	if (conn_init(&conn, cfg, lfd, nlfd) == -1) {
 		log_warn("cannot allocate connection buffers");
+		_exit(WORKER_EXIT_BOOT);
+	}
+	conn.qfd = wqfd;
+	if (wait_init(lfd, nlfd) == -1) {
+		log_warn("epoll set-up failed");
 		_exit(WORKER_EXIT_BOOT);
 	}
 	if (cfg->max_requests > 0) {

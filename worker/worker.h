@@ -22,6 +22,9 @@ void	worker_check_reopen(void);
 /* Requests after which this worker asks to be recycled (0: never). */
 extern unsigned long long worker_quota;
 
+/* The workers' end of the keeper queue (set before fork; -1: none). */
+void	worker_set_queue(int fd);
+
 /* Workers setuid/setgid to uid/gid after fork when drop is set. */
 void	worker_set_user(bool drop, uid_t uid, gid_t gid);
 /* Does it (also for the status process). Returns 0 or -1. */

@@ -40,7 +40,7 @@ IO_TIMEOUT = 5.0        # default deadline for one response
 
 LOG_LINE_RE = re.compile(
     r'^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (debug|info|warn|error) '
-    r'(master|status|worker \d+) pid=(\d+): (.*)$')
+    r'(master|status|keeper|worker \d+) pid=(\d+): (.*)$')
 
 ACCESS_LINE_RE = re.compile(
     r'^(\S+) (\S+) (\S+) \[(\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4})\] '
@@ -90,16 +90,27 @@ def proc_stat(pid):
     return rest[0], int(rest[1]), int(rest[19])
 
 
-def children_of(ppid):
-    """Returns {pid: (state, starttime)} of the processes whose parent is ppid."""
+def children_of(ppid, keeper=False):
+    """Returns {pid: (state, starttime)} of the processes whose parent is
+    ppid; a keeper (by its title) only when keeper is true."""
     out = {}
     for name in os.listdir('/proc'):
         if not name.isdigit():
             continue
         st = proc_stat(int(name))
-        if st is not None and st[1] == ppid:
+        if st is not None and st[1] == ppid and \
+                (keeper or not is_keeper_title(int(name))):
             out[int(name)] = (st[0], st[2])
     return out
+
+
+def is_keeper_title(pid):
+    """True when pid's process title says it is a keeper."""
+    try:
+        with open('/proc/%d/cmdline' % pid, 'rb') as f:
+            return f.read().startswith(b'preforkd: keeper')
+    except (FileNotFoundError, ProcessLookupError):
+        return False
 
 
 def socket_count(pid):
@@ -324,17 +335,39 @@ class Server:
 
     # -- processes ------------------------------------------------------------
 
-    def children(self):
-        """{pid: (state, starttime)} of the master's children."""
+    def keeper_pids(self):
+        """Every PID the master logged as its keeper ("keeper started")."""
+        return [int(p) for p in
+                re.findall(r'keeper started \(pid (\d+)\)', self.error_text())]
+
+    def children(self, keeper=False):
+        """{pid: (state, starttime)} of the master's children: its workers
+        (and the status process); the keeper too when keeper is true. Every
+        child seen is remembered for kill_leftovers()."""
         if self.pid is None:
             return {}
-        return children_of(self.pid)
-
-    def worker_pids(self):
-        """Sorted PIDs of the master's live (non-zombie) children."""
-        kids = self.children()
+        kids = children_of(self.pid, keeper=True)
         for pid, (state, start) in kids.items():
             self._seen[pid] = start
+        if keeper:
+            return kids
+        # The log after the listing: a keeper forked before it is named.
+        keepers = set(self.keeper_pids())
+        return {p: v for p, v in kids.items()
+                if p not in keepers and not is_keeper_title(p)}
+
+    def keeper_pid(self):
+        """The live keeper's PID, or None."""
+        for pid, (state, _) in self.children(keeper=True).items():
+            if state != 'Z' and (is_keeper_title(pid) or
+                                 pid in self.keeper_pids()):
+                return pid
+        return None
+
+    def worker_pids(self):
+        """Sorted PIDs of the master's live (non-zombie) children, the
+        keeper left out."""
+        kids = self.children()
         return sorted(p for p, (s, _) in kids.items() if s != 'Z')
 
     def zombies(self):

@@ -132,6 +132,18 @@ def tcp_sockets():
     return out
 
 
+def seqpacket_inodes():
+    """Inodes of the AF_UNIX SOCK_SEQPACKET sockets (the keeper queue),
+    from /proc/net/unix."""
+    out = set()
+    with open('/proc/net/unix') as f:
+        for line in f.read().splitlines()[1:]:
+            p = line.split()
+            if len(p) >= 7 and p[4] == '0005':
+                out.add(int(p[6]))
+    return out
+
+
 def socket_inode(target):
     m = re.match(r'^socket:\[(\d+)\]$', target)
     return int(m.group(1)) if m else None
@@ -424,9 +436,12 @@ class Hygiene(ServerTestCase):
         socks = tcp_sockets()
         master = fd_table(srv.pid)
         self.assertIsNotNone(master, 'master gone')
-        req_l, status_l = set(), set()
+        req_l, status_l, queue = set(), set(), set()
+        seqp = seqpacket_inodes()
         for fd, (target, _) in master.items():
             ino = socket_inode(target)
+            if ino in seqp:
+                queue.add(ino)      # the keeper queue, both ends
             if ino is None or ino not in socks:
                 continue
             lp, _, st = socks[ino]
@@ -446,6 +461,7 @@ class Hygiene(ServerTestCase):
             'root_path': os.path.realpath(self.root),
             'req_listeners': req_l,
             'status_listeners': status_l,
+            'queue': queue,
         }
 
     def check_process(self, srv, pid, role, obj, conns=0):
@@ -457,7 +473,8 @@ class Hygiene(ServerTestCase):
             return ['%s %d is gone' % (role, pid)], ''
         socks = tcp_sockets()
         problems = []
-        have = {'error_log': 0, 'access_log': 0, 'listeners': set(), 'conns': 0}
+        have = {'error_log': 0, 'access_log': 0, 'listeners': set(), 'conns': 0,
+                'queue': 0, 'epoll': 0}
         for fd, (target, key) in sorted(table.items()):
             what = '%s %d fd %d -> %s' % (role, pid, fd, target)
             if fd <= 2:
@@ -465,7 +482,9 @@ class Hygiene(ServerTestCase):
             ino = socket_inode(target)
             if ino is not None:
                 lp, rp, st = socks.get(ino, (None, None, 'not TCP'))
-                if ino in obj['req_listeners']:
+                if ino in obj['queue'] and role != 'status':
+                    have['queue'] += 1
+                elif ino in obj['req_listeners']:
                     if role == 'status':
                         problems.append(what + ': a request listener in the '
                                         'status process')
@@ -474,8 +493,8 @@ class Hygiene(ServerTestCase):
                     if role == 'worker':
                         problems.append(what + ': the status listener in a worker')
                     have['listeners'].add(ino)
-                elif (role == 'worker' and st == 'ESTABLISHED' and
-                      lp == srv.port):
+                elif (role in ('worker', 'keeper') and
+                      st == 'ESTABLISHED' and lp == srv.port):
                     have['conns'] += 1
                 else:
                     problems.append(what + ' (tcp :%s -> :%s %s): a socket '
@@ -491,6 +510,10 @@ class Hygiene(ServerTestCase):
                 if role != 'master':
                     problems.append(what + ': the pid file outside the master')
                 continue
+            if role in ('worker', 'keeper') and \
+                    target == 'anon_inode:[eventpoll]':
+                have['epoll'] += 1
+                continue        # its wait for connections
             if role == 'worker' and key == obj['root']:
                 continue        # the document root, O_PATH
             if role == 'worker' and target.startswith(obj['root_path'] + '/') \
@@ -499,11 +522,19 @@ class Hygiene(ServerTestCase):
             problems.append(what + ': not something a %s needs' % role)
         want_l = {'master': obj['req_listeners'] | obj['status_listeners'],
                   'worker': obj['req_listeners'],
+                  'keeper': set(),
                   'status': obj['status_listeners']}[role]
+        want_q = {'master': 2, 'worker': 1, 'keeper': 1, 'status': 0}[role]
+        if have['queue'] != want_q:
+            problems.append('%s %d holds %d end(s) of the keeper queue, '
+                            'expected %d' % (role, pid, have['queue'], want_q))
+        if have['epoll'] > 1:
+            problems.append('%s %d holds %d epoll descriptors' % (
+                role, pid, have['epoll']))
         if have['listeners'] != want_l:
             problems.append('%s %d holds listeners %r, expected %r' % (
                 role, pid, sorted(have['listeners']), sorted(want_l)))
-        if have['conns'] != conns:
+        if conns is not None and have['conns'] != conns:
             problems.append('%s %d holds %d client connection(s), expected %d' % (
                 role, pid, have['conns'], conns))
         for log in ('error_log', 'access_log'):
@@ -521,9 +552,13 @@ class Hygiene(ServerTestCase):
 
         def clean():
             report, problems = [], []
-            for pid, role in [(srv.pid, 'master'), (srv.status_pid, 'status')] + \
-                    [(p, 'worker') for p in sorted(workers)]:
-                p, listing = self.check_process(srv, pid, role, obj)
+            procs = [(srv.pid, 'master'), (srv.status_pid, 'status'),
+                     (srv.keeper_pid(), 'keeper')] + \
+                [(p, 'worker') for p in sorted(workers)]
+            for pid, role in procs:
+                # The keeper may still hold a client's last connection.
+                p, listing = self.check_process(
+                    srv, pid, role, obj, None if role == 'keeper' else 0)
                 problems += p
                 report.append('%s %d: %s' % (role, pid, listing))
             last['problems'], last['report'] = problems, report

@@ -54,11 +54,11 @@ def proc_uid(pid):
 
 
 def in_accept(pid):
-    """Whether pid waits in accept4() (or poll()) now, from
-    /proc/PID/syscall (x86-64 numbers)."""
+    """Whether pid waits in accept4() (or poll(), epoll_wait(),
+    epoll_pwait()) now, from /proc/PID/syscall (x86-64 numbers)."""
     try:
         with open('/proc/%d/syscall' % pid) as f:
-            return f.read().split()[0] in ('288', '7')
+            return f.read().split()[0] in ('288', '7', '232', '281')
     except (OSError, IndexError):
         return False
 

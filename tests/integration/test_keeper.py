@@ -1,0 +1,397 @@
+"""The connection keeper (SPEC section 1, KEEPER.md) through the real binary.
+
+An idle kept-alive connection is parked with the keeper process instead of
+holding a worker; when its next head is complete it goes to whichever
+worker is free, with the bytes read, its request count and its header
+deadline. The keeper enforces the idle and header deadlines itself, is
+respawned at once when it dies (losing only what it held), and closes its
+connections gracefully on a stop.
+
+Where a connection is: the keeper's socket count (its end of the queue plus
+one socket per parked connection). Every wait is on a condition with a
+deadline; the few sleeps wait out a time window that is the point of the
+test (the worker's fast-path read) and say so.
+"""
+
+import json
+import os
+import re
+import signal
+import socket
+import threading
+import time
+
+import sys
+sys.dont_write_bytecode = True    # keep the source tree clean
+import harness  # noqa: E402
+from harness import (ServerTestCase, Client, request_bytes,  # noqa: E402
+                     socket_count, wait_for)
+
+FAST_PATH = 0.25    # IDLE_YIELD_MS: a worker waits this long before parking
+
+
+def module_path(name):
+    return os.path.join(harness.module_dirs()[0], name + '.so')
+
+
+def shipped_path(name):
+    return os.path.join(harness.module_dirs()[1], name + '.so')
+
+
+class UnixClient(Client):
+    """harness.Client over an AF_UNIX stream socket."""
+
+    def __init__(self, path, timeout=harness.IO_TIMEOUT):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self.buf = b''
+        self.eof = False
+        self.timeout = timeout
+
+
+GET = request_bytes('GET', '/hello.txt')
+
+
+def in_sleep(pid):
+    """Whether pid sleeps in nanosleep()/clock_nanosleep() now (x86-64)."""
+    try:
+        with open('/proc/%d/syscall' % pid) as f:
+            return f.read().split()[0] in ('35', '230')
+    except (OSError, IndexError):
+        return False
+
+
+class KeeperCase(ServerTestCase):
+
+    def start_keeper(self, args, nworkers):
+        srv, pids = self.start_ready(args, nworkers)
+        keeper = wait_for(srv.keeper_pid, 5.0)
+        self.assertTrue(keeper, 'no keeper among %r' % srv.children(True))
+        srv.keeper = keeper
+        return srv
+
+    def wait_parked(self, srv, n, timeout=3.0, keeper=None):
+        """Waits until the keeper holds exactly n client connections."""
+        pid = keeper or srv.keeper
+        got = wait_for(lambda: socket_count(pid) == 1 + n, timeout)
+        self.assertTrue(got, 'keeper %d holds %r sockets, wanted 1 + %d' % (
+            pid, socket_count(pid), n))
+
+    def hello(self, c, timeout=harness.IO_TIMEOUT):
+        c.send(GET)
+        r = c.read_response(timeout=timeout)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body, b'Hello, World!')
+        return r
+
+    def assert_prompt(self, srv, limit=0.5):
+        """Another client is served within limit seconds."""
+        t0 = time.monotonic()
+        self.assert_serving(srv)
+        took = time.monotonic() - t0
+        self.assertLess(took, limit, 'another client waited %.2f s' % took)
+
+    def assert_fin(self, c, timeout=5.0):
+        """The server closes c with a FIN (recv gives b''), not a reset,
+        and sends nothing more."""
+        c.sock.settimeout(timeout)
+        try:
+            data = c.sock.recv(4096)
+        except ConnectionResetError:
+            self.fail('connection reset instead of closed')
+        except socket.timeout:
+            self.fail('connection still open after %.1f s' % timeout)
+        self.assertEqual(data, b'', 'unexpected bytes %r' % data)
+
+
+class Keeper(KeeperCase):
+
+    def test_idle_clients_never_wait_for_a_slow_handler(self):
+        # 8 idle clients, 2 workers, one handler sleeping 3 s: the other
+        # clients' next requests are answered at once by the free worker.
+        srv = self.start_keeper(['-w', '2', '-m', '/slow=' + module_path('fault'),
+                                 '--module-option', '/slow mode sleep',
+                                 '--module-option', '/slow ms 3000'], 2)
+        clients = [self.connect(srv, timeout=10) for _ in range(8)]
+        for c in clients:
+            self.hello(c)
+        self.wait_parked(srv, 8)
+        clients[0].send(request_bytes('GET', '/slow/x'))
+        wait_for(lambda: socket_count(srv.keeper) == 1 + 7, 2.0)
+        late = []
+        for i, c in enumerate(clients[1:], 1):
+            t0 = time.monotonic()
+            self.hello(c, timeout=5)
+            took = time.monotonic() - t0
+            if took > 0.5:
+                late.append((i, round(took, 3)))
+        self.assertEqual(late, [], 'clients answered late (index, s)')
+        r = clients[0].read_response(timeout=10)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body, b'slept 3000\n')
+
+    def test_33_connections_at_once_are_all_answered(self):
+        srv = self.start_keeper(['-w', '4'], 4)
+        clients = [self.connect(srv, timeout=10) for _ in range(33)]
+        t0 = time.monotonic()
+        for c in clients:
+            c.send(GET)
+        for c in clients:
+            r = c.read_response(timeout=10)
+            self.assertEqual(r.status, 200, r)
+            # Fairness parks a connection; it never closes it.
+            self.assertFalse(r.has_token('Connection', 'close'), r)
+        took = time.monotonic() - t0
+        self.assertLess(took, 1.0, '33 connections took %.2f s' % took)
+        # Each kept its connection: a second request on each.
+        for c in clients:
+            c.send(GET)
+        for c in clients:
+            r = c.read_response(timeout=5)
+            self.assertEqual(r.status, 200, r)
+            self.assertFalse(r.has_token('Connection', 'close'), r)
+
+    def test_pipelined_pair_after_a_hand_off(self):
+        srv = self.start_keeper(['-w', '1'], 1)
+        c = self.connect(srv)
+        self.hello(c)
+        self.wait_parked(srv, 1)
+        c.send(request_bytes('GET', '/hello.txt') +
+               request_bytes('GET', '/style.css'))
+        r1 = c.read_response()
+        r2 = c.read_response()
+        self.assertEqual((r1.status, r1.body), (200, b'Hello, World!'))
+        self.assertEqual((r2.status, r2.body), (200, b'body { color: black; }\n'))
+        # The request count travelled too: the 2nd and 3rd of the connection.
+        self.hello(c)
+
+    def test_half_a_head_on_a_parked_connection(self):
+        srv = self.start_keeper(['-w', '1'], 1)
+        c = self.connect(srv)
+        self.hello(c)
+        self.wait_parked(srv, 1)
+        c.send(b'GET /hello.txt HTTP/1.1\r\nHo')
+        time.sleep(FAST_PATH + 0.2)     # past any worker's fast path
+        self.wait_parked(srv, 1)
+        c.send(b'st: x\r\n\r\n')
+        r = c.read_response()
+        self.assertEqual((r.status, r.body), (200, b'Hello, World!'))
+
+    def test_half_a_head_read_by_the_worker_is_parked_with_its_bytes(self):
+        srv = self.start_keeper(['-w', '1'], 1)
+        c = self.connect(srv)
+        self.hello(c)
+        # At once, inside the worker's fast path: the worker reads it.
+        c.send(b'GET /hello.txt HTTP/1.1\r\nHo')
+        time.sleep(FAST_PATH + 0.2)     # the worker gives it up
+        self.wait_parked(srv, 1)
+        # The worker is free meanwhile.
+        self.assert_serving(srv)
+        c.send(b'st: x\r\n\r\n')
+        r = c.read_response()
+        self.assertEqual((r.status, r.body), (200, b'Hello, World!'))
+
+    def test_half_closed_client_is_answered(self):
+        srv = self.start_keeper(['-w', '1'], 1)
+        c = self.connect(srv)
+        self.hello(c)
+        self.wait_parked(srv, 1)
+        c.send(GET)
+        c.shutdown_write()
+        r = c.read_response()
+        self.assertEqual((r.status, r.body), (200, b'Hello, World!'))
+
+    def test_expect_continue_across_a_hand_off(self):
+        srv = self.start_keeper(['-w', '1', '-m', '/echo=' + shipped_path('echo')], 1)
+        c = self.connect(srv)
+        self.hello(c)
+        self.wait_parked(srv, 1)
+        c.send(request_bytes('POST', '/echo', [('Content-Length', '5'),
+                                                ('Expect', '100-continue')]))
+        r = c.read_response()
+        self.assertEqual(r.status, 100, r)
+        c.send(b'hello')
+        r = c.read_response()
+        self.assertEqual(r.status, 200, r)
+        self.assertIn(b'hello', r.body)
+
+    def test_bad_head_on_a_parked_connection_is_answered_by_the_keeper(self):
+        srv = self.start_keeper(['-w', '1', '--max-header-size', '1024'], 1)
+        for raw, status in [(b'GET / HTTP/1.1\r\nHost: x\r\nBad Name: v\r\n\r\n', 400),
+                            (b'GET /' + b'a' * 1100 + b' HTTP/1.1\r\n', 414),
+                            (b'GET / HTTP/1.1\r\nX: ' + b'a' * 1100 + b'\r\n', 431)]:
+            with self.subTest(status=status):
+                c = self.connect(srv)
+                self.hello(c)
+                self.wait_parked(srv, 1)
+                c.send(raw)
+                r = c.read_response()
+                self.assertEqual(r.status, status, r)
+                self.assert_common(r)
+                self.assertTrue(r.has_token('Connection', 'close'), r)
+                self.assert_closed(c)
+
+    def test_max_parked_closes_the_oldest_idle_connection(self):
+        srv = self.start_keeper(['-w', '1', '--max-parked', '2'], 1)
+        cs = []
+        for i in range(3):
+            c = self.connect(srv)
+            self.hello(c)
+            cs.append(c)
+            self.wait_parked(srv, min(i + 1, 2))
+        self.assert_fin(cs[0])
+        for c in cs[1:]:
+            self.hello(c)
+
+    def test_keeper_logs_with_its_own_role_and_title(self):
+        srv = self.start_server(['-w', '1', '--max-parked', '5000'],
+                                wrapper=['sh', '-c', 'ulimit -n 512; exec "$@"', 'sh'])
+        m = srv.wait_log(r'keeper pid=(\d+): max-parked 5000 needs 5064 '
+                         r'descriptors; the hard limit is 512')
+        self.assertTrue(m, srv.error_lines())
+        for line in srv.error_lines():
+            self.assertRegex(line, harness.LOG_LINE_RE)
+        with open('/proc/%s/cmdline' % m.group(1), 'rb') as f:
+            self.assertTrue(f.read().startswith(b'preforkd: keeper'))
+
+
+class Deadlines(KeeperCase):
+    """The keeper's idle and header deadlines, on TCP and on unix:; the
+    single worker is free meanwhile."""
+
+    ARGS = ['-w', '1', '--idle-timeout', '1.5', '--header-timeout', '1']
+
+    def servers(self):
+        path = os.path.join(self.root, '..', 'keeper-%d.sock' % os.getpid())
+        path = os.path.abspath(path)
+        self.addCleanup(lambda: os.path.exists(path) and os.unlink(path))
+        srv = self.start_keeper(self.ARGS + ['-l', 'unix:' + path], 1)
+        return [('tcp', srv, lambda: self.connect(srv)),
+                ('unix', srv, lambda: self.track(UnixClient(path)))]
+
+    def track(self, c):
+        self.addCleanup(c.close)
+        return c
+
+    def test_idle_timeout(self):
+        for kind, srv, connect in self.servers():
+            with self.subTest(kind=kind):
+                c = connect()
+                self.hello(c)
+                t0 = time.monotonic()
+                self.wait_parked(srv, 1)
+                self.assert_prompt(srv)     # the worker is free
+                self.assert_fin(c, timeout=4)
+                took = time.monotonic() - t0
+                self.assertGreater(took, 1.3, 'closed after %.2f s' % took)
+                self.wait_parked(srv, 0)
+
+    def test_header_timeout(self):
+        for kind, srv, connect in self.servers():
+            with self.subTest(kind=kind):
+                c = connect()
+                self.hello(c)
+                self.wait_parked(srv, 1)
+                t0 = time.monotonic()
+                c.send(b'GET /hello.txt HTTP/1.1\r\n')
+                self.assert_prompt(srv)     # the worker is free
+                r = c.read_response(timeout=4)
+                took = time.monotonic() - t0
+                self.assertEqual(r.status, 408, r)
+                self.assert_common(r)
+                self.assertTrue(r.has_token('Connection', 'close'), r)
+                self.assertGreater(took, 0.8, '408 after %.2f s' % took)
+                self.assert_closed(c)
+
+
+class Lifecycle(KeeperCase):
+
+    def test_killed_keeper_loses_only_its_connections(self):
+        srv = self.start_keeper(['-w', '2', '-m', '/slow=' + module_path('fault'),
+                                 '--module-option', '/slow mode sleep',
+                                 '--module-option', '/slow ms 1500'], 2)
+        parked = [self.connect(srv) for _ in range(3)]
+        for c in parked:
+            self.hello(c)
+        self.wait_parked(srv, 3)
+        slow = self.connect(srv, timeout=10)
+        slow.send(request_bytes('GET', '/slow/x'))
+        self.assertTrue(wait_for(lambda: any(in_sleep(w) for w in srv.worker_pids()),
+                                 2.0), 'no worker in the slow handler')
+        old = srv.keeper
+        mark = len(srv.error_lines())
+        t0 = time.monotonic()
+        os.kill(old, signal.SIGKILL)
+        for c in parked:
+            self.assertTrue(c.is_closed(2.0), 'a parked connection hangs')
+        self.assertTrue(srv.wait_log(r'keeper \(pid %d\) killed by SIGKILL' % old,
+                                     timeout=2, start=mark))
+        m = srv.wait_log(r'keeper started \(pid (\d+)\)', timeout=1, start=mark)
+        self.assertTrue(m, 'no new keeper')
+        self.assertLess(time.monotonic() - t0, 1.5)
+        new = int(m.group(1))
+        self.assertNotEqual(new, old)
+        r = slow.read_response(timeout=10)
+        self.assertEqual((r.status, r.body), (200, b'slept 1500\n'))
+        # New idle connections are parked again.
+        c = self.connect(srv)
+        self.hello(c)
+        self.wait_parked(srv, 2, keeper=new)     # the slow one and c
+        self.hello(c)
+        self.hello(slow)
+
+    def test_graceful_stop_closes_parked_connections_with_a_fin(self):
+        srv = self.start_keeper(['-w', '2'], 2)
+        cs = [self.connect(srv) for _ in range(3)]
+        for c in cs:
+            self.hello(c)
+        self.wait_parked(srv, 3)
+        srv.send_signal(signal.SIGTERM)
+        for c in cs:
+            self.assert_fin(c)
+        self.assertEqual(srv.wait_exit(10), 0)
+        self.assertEqual(srv.kill_leftovers(), [])
+
+    def test_reload_keeps_parked_connections(self):
+        srv = self.start_keeper(['-w', '2'], 2)
+        cs = [self.connect(srv) for _ in range(3)]
+        for c in cs:
+            self.hello(c)
+        self.wait_parked(srv, 3)
+        srv.send_signal(signal.SIGHUP)
+        self.assertTrue(srv.wait_log(r'reload: generation 2 serving'))
+        self.assertEqual(srv.keeper_pid(), srv.keeper)
+        for c in cs:
+            self.hello(c)
+
+    def test_status_shows_the_keeper(self):
+        srv = self.start_server(['-w', '1', '--status-listen', '127.0.0.1:0'])
+        self.assertTrue(srv.wait_log(r'ready: 1 workers'))
+        self.assertTrue(srv.wait_log(r'status process started'))
+        srv.keeper = wait_for(srv.keeper_pid, 5.0)
+        ports = re.findall(r'listening on 127\.0\.0\.1:(\d+)', srv.error_text())
+        sport = int(ports[-1])
+        c = self.connect(srv)
+        self.hello(c)
+        self.wait_parked(srv, 1)
+
+        def status():
+            with Client(sport) as s:
+                s.send(request_bytes('GET', '/status?format=json'))
+                return json.loads(s.read_response().body)
+        j = status()
+        self.assertEqual(j['keeper']['parked'], 1, j)
+        self.assertEqual(j['keeper']['pid'], srv.keeper, j)
+        self.hello(c)
+        self.wait_parked(srv, 1)
+        self.assertGreaterEqual(status()['keeper']['handed_off'], 1)
+        with Client(sport) as s:
+            s.send(request_bytes('GET', '/status'))
+            body = s.read_response().body
+        self.assertRegex(body, rb'keeper: pid %d, 1 parked, \d+ handed off, '
+                         rb'\d+ closed idle' % srv.keeper)
+
+
+if __name__ == '__main__':
+    harness.main()

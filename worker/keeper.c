@@ -1,0 +1,673 @@
+/*
+ * keeper - the connection keeper. One epoll loop in the shape of nginx's
+ * ngx_process_events_and_timers: wait until the nearest deadline, handle
+ * the ready descriptors, expire the timers, which live in a binary heap.
+ * A parked connection costs a small struct, plus a buffer only once its
+ * next head starts to arrive. Whether a head is complete (or wrong: 400,
+ * 414, 431...) is decided by http_parse_head(), the workers' own reader,
+ * so both sides agree byte for byte. A complete head goes to whichever
+ * worker takes it from the queue, with every byte read; the keeper's copy
+ * is closed only once the message is sent (one owner, KEEPER.md).
+ * Handler code never runs here; the only responses written here are the
+ * reader's errors and 408, by a canned writer.
+ */
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "exitcodes.h"
+#include "handoff.h"
+#include "http.h"
+#include "httpdate.h"
+#include "keeper.h"
+#include "log.h"
+#include "sandbox.h"
+#include "title.h"
+#include "version.h"
+#include "worker.h"
+
+enum kstate {
+	K_IDLE,		/* no byte of the next request yet */
+	K_HEAD,		/* part of a head: the header deadline runs */
+	K_READY,	/* a complete head waits for room in the queue */
+	K_LINGER	/* write side shut: reading what comes until EOF */
+};
+
+struct kconn {
+	int		 fd;
+	enum kstate	 state;
+	long long	 deadline;	/* ms; in the heap unless K_READY */
+	size_t		 hidx;		/* heap index + 1, 0: not in it */
+	struct kconn	*prev, *next;	/* the idle or the ready list */
+	char		*buf;		/* the bytes read, NULL while idle */
+	size_t		 len, cap;
+	struct handoff	 h;
+};
+
+struct klist {
+	struct kconn	*head, *tail;
+};
+
+#define KEEPER_EVENTS	64
+#define KEEPER_TICK_MS	1000	/* looks at its flags at least this often */
+#define KEEPER_BUF_MIN	1024	/* first buffer of a head; doubles */
+
+static int			 kq = -1;	/* our end of the queue */
+static int			 kep = -1;
+static struct sb		*ksb;
+static const struct cfg		*kcfg;
+static struct kconn		**heap;
+static size_t			 nheap, heapcap;
+static struct klist		 idle, ready;
+static size_t			 nparked;	/* idle, reading or ready */
+static bool			 q_out;		/* EPOLLOUT armed on kq */
+static struct http_reader	 rd;		/* one reader for all */
+static char			*rbuf;		/* receives hand-offs */
+static size_t			 rcap;
+static volatile sig_atomic_t	 k_quit, k_term, k_reopen;
+
+static long long
+now_ms(void)
+{
+	return sb_now_ms();
+}
+
+/* The binary heap of deadlines (earliest on top). */
+static void
+heap_swap(size_t a, size_t b)
+{
+	struct kconn *t = heap[a];
+
+	heap[a] = heap[b];
+	heap[b] = t;
+	heap[a]->hidx = a + 1;
+	heap[b]->hidx = b + 1;
+}
+
+static void
+heap_fix(size_t i)
+{
+	while (i > 0 && heap[(i - 1) / 2]->deadline > heap[i]->deadline) {
+		heap_swap(i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < nheap && heap[l]->deadline < heap[m]->deadline)
+			m = l;
+		if (r < nheap && heap[r]->deadline < heap[m]->deadline)
+			m = r;
+		if (m == i)
+			return;
+		heap_swap(i, m);
+		i = m;
+	}
+}
+
+static int
+heap_set(struct kconn *c, long long deadline)
+{
+	c->deadline = deadline;
+	if (c->hidx == 0) {
+		if (nheap == heapcap) {
+			size_t ncap = heapcap ? 2 * heapcap : 256;
+			struct kconn **n = reallocarray(heap, ncap, sizeof(*n));
+
+			if (n == NULL)
+				return -1;
+			heap = n;
+			heapcap = ncap;
+		}
+		heap[nheap++] = c;
+		c->hidx = nheap;
+	}
+	heap_fix(c->hidx - 1);
+	return 0;
+}
+
+static void
+heap_del(struct kconn *c)
+{
+	size_t i = c->hidx - 1;
+
+	if (c->hidx == 0)
+		return;
+	c->hidx = 0;
+	if (i != --nheap) {
+		heap[i] = heap[nheap];
+		heap[i]->hidx = i + 1;
+		heap_fix(i);
+	}
+}
+
+static void
+list_add(struct klist *l, struct kconn *c)
+{
+	c->next = NULL;
+	c->prev = l->tail;
+	if (l->tail != NULL)
+		l->tail->next = c;
+	else
+		l->head = c;
+	l->tail = c;
+}
+
+static void
+list_del(struct klist *l, struct kconn *c)
+{
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		l->head = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	else
+		l->tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+/* Takes c out of whatever it was counted in before a state change. */
+static void
+leave_state(struct kconn *c)
+{
+	if (c->state == K_IDLE)
+		list_del(&idle, c);
+	else if (c->state == K_READY)
+		list_del(&ready, c);
+	if (c->state != K_LINGER)
+		nparked--;
+}
+
+/*
+ * The only teardown. Out of epoll first: a close() leaves the epoll set
+ * only with the last reference to the socket, and the worker that parked
+ * it may not have closed its copy yet (a stale entry would report a freed
+ * connection).
+ */
+static void
+kconn_close(struct kconn *c)
+{
+	leave_state(c);
+	heap_del(c);
+	(void)epoll_ctl(kep, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	free(c->buf);
+	free(c);
+	ksb->keeper_parked = nparked;
+}
+
+/*
+ * Shuts the write side and reads what the client still sends until EOF
+ * or LINGER_MS, so that a response just written (or a request on its way
+ * while we close) meets a FIN, not a reset.
+ */
+static void
+kconn_linger(struct kconn *c)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+
+	if (c->state == K_READY)	/* out of epoll while it waited */
+		(void)epoll_ctl(kep, EPOLL_CTL_ADD, c->fd, &ev);
+	leave_state(c);
+	c->state = K_LINGER;
+	(void)shutdown(c->fd, SHUT_WR);
+	if (heap_set(c, now_ms() + LINGER_MS) == -1)
+		kconn_close(c);
+	ksb->keeper_parked = nparked;
+}
+
+static const char *
+reason(int status)
+{
+	switch (status) {
+	case 400: return "Bad Request";
+	case 408: return "Request Timeout";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 417: return "Expectation Failed";
+	case 431: return "Request Header Fields Too Large";
+	case 501: return "Not Implemented";
+	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Error";
+	}
+}
+
+/* A canned error response with Connection: close, then a lingering close. */
+static void
+kconn_answer(struct kconn *c, int status)
+{
+	char date[HTTPDATE_LEN + 1], resp[512];
+	int n;
+
+	httpdate_format(time(NULL), date);
+	n = snprintf(resp, sizeof(resp), "HTTP/1.1 %d %s\r\n"
+	    "Server: preforkd/" PREFORKD_VERSION "\r\nDate: %s\r\n"
+	    "Content-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Length: %zu\r\nConnection: close\r\n\r\n%d %s\n",
+	    status, reason(status), date, strlen(reason(status)) + 5,
+	    status, reason(status));
+	/* A few hundred bytes into an empty send buffer: one send. */
+	(void)send(c->fd, resp, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	kconn_linger(c);
+}
+
+/* Arms or disarms EPOLLOUT on the queue: ready heads wait for room. */
+static void
+queue_watch(bool out)
+{
+	struct epoll_event ev = { .events = EPOLLIN | (out ? EPOLLOUT : 0),
+	    .data.ptr = NULL };
+
+	if (out == q_out)
+		return;
+	q_out = out;
+	(void)epoll_ctl(kep, EPOLL_CTL_MOD, kq, &ev);
+}
+
+/* Sends c to a worker. Returns 0 (c is gone), or -1 (still ours). */
+static int
+kconn_send(struct kconn *c)
+{
+	c->h.kind = HANDOFF_SERVE;
+	c->h.len = (uint32_t)c->len;
+	if (handoff_send(kq, &c->h, c->fd, c->buf) == -1) {
+		if (errno != EAGAIN && errno != ENOBUFS) {
+			log_warn("sendmsg() of a connection to the workers "
+			    "failed");
+			kconn_answer(c, 503);
+		}
+		return -1;
+	}
+	ksb->keeper_handed++;
+	kconn_close(c);
+	return 0;
+}
+
+/* A complete head: to a worker now, or in line for room in the queue. */
+static void
+kconn_ready(struct kconn *c)
+{
+	(void)epoll_ctl(kep, EPOLL_CTL_DEL, c->fd, NULL);
+	heap_del(c);
+	if (c->state == K_IDLE)
+		list_del(&idle, c);
+	c->state = K_READY;
+	list_add(&ready, c);
+	if (ready.head == c && kconn_send(c) == 0)
+		return;
+	if (c->state == K_READY)
+		queue_watch(true);
+}
+
+static void
+flush_ready(void)
+{
+	while (ready.head != NULL)
+		if (kconn_send(ready.head) == -1 && ready.head != NULL &&
+		    ready.head->state == K_READY)
+			return;		/* still full */
+	queue_watch(false);
+}
+
+/*
+ * Parses c's bytes from the start with the shared reader: a parked
+ * connection keeps no parser state, only its bytes (a few hundred bytes
+ * of struct instead of a reader each). A head arriving in many small
+ * reads is parsed again each time, bounded by the header size limit.
+ */
+static int
+kconn_parse(struct kconn *c)
+{
+	size_t room;
+
+	http_reader_init(&rd, c->buf, c->cap, c->h.max_head, LLONG_MAX);
+	(void)http_space(&rd, &room);
+	http_filled(&rd, c->len);
+	return http_parse_head(&rd);
+}
+
+/* The first byte of a head: the header deadline runs from now, once. */
+static int
+kconn_head_starts(struct kconn *c)
+{
+	if (c->state == K_IDLE)
+		list_del(&idle, c);
+	c->state = K_HEAD;
+	if (c->h.head_deadline == 0)
+		c->h.head_deadline = now_ms() + c->h.header_timeout_ms;
+	return heap_set(c, c->h.head_deadline);
+}
+
+/*
+ * Keeps room after the bytes, doubling the buffer up to the reader's
+ * limit: the reader takes a full buffer for a head over the limit (431).
+ * Returns 0 or -1.
+ */
+static int
+kconn_grow(struct kconn *c)
+{
+	size_t max = (size_t)c->h.max_head + IO_BUF_SIZE, ncap;
+	char *nb;
+
+	if (c->len < c->cap || c->cap >= max)
+		return 0;
+	ncap = c->cap < KEEPER_BUF_MIN / 2 ? KEEPER_BUF_MIN : 2 * c->cap;
+	if (ncap > max)
+		ncap = max;
+	if ((nb = realloc(c->buf, ncap)) == NULL)
+		return -1;
+	c->buf = nb;
+	c->cap = ncap;
+	return 0;
+}
+
+/* Judges c's bytes: hands over, answers an error, or waits for more. */
+static void
+kconn_judge(struct kconn *c)
+{
+	size_t max = (size_t)c->h.max_head + IO_BUF_SIZE;
+	int rc;
+
+	if (kconn_grow(c) == -1) {
+		kconn_answer(c, 503);
+		return;
+	}
+	rc = kconn_parse(c);
+
+	if (rc == PARSE_HEAD)
+		kconn_ready(c);
+	else if (rc != PARSE_AGAIN)
+		kconn_answer(c, rc);
+	else if (c->len >= max)
+		kconn_answer(c, 431);
+}
+
+static void
+kconn_readable(struct kconn *c)
+{
+	char scratch[4096];
+	ssize_t n;
+
+	if (c->state == K_LINGER) {
+		n = recv(c->fd, scratch, sizeof(scratch), MSG_DONTWAIT);
+		if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR))
+			kconn_close(c);
+		return;
+	}
+	if (kconn_grow(c) == -1) {
+		kconn_answer(c, 503);
+		return;
+	}
+	n = recv(c->fd, c->buf + c->len, c->cap - c->len, MSG_DONTWAIT);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		/* EOF or reset while parked: an ordinary hang-up. (A head
+		 * completed by the bytes before an EOF was handed over at
+		 * that read already: a half-closed client is answered.) */
+		kconn_close(c);
+		return;
+	}
+	if (c->state == K_IDLE && kconn_head_starts(c) == -1) {
+		kconn_close(c);
+		return;
+	}
+	c->len += (size_t)n;
+	kconn_judge(c);
+}
+
+/* Over --max-parked: the oldest connection that sent nothing goes first. */
+static void
+enforce_max_parked(void)
+{
+	while (nparked > (size_t)kcfg->max_parked && idle.head != NULL)
+		kconn_linger(idle.head);
+}
+
+/* A connection a worker parks with us. */
+static void
+kconn_park(const struct handoff *h, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct kconn *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warn("cannot park a connection");
+		close(fd);
+		return;
+	}
+	c->fd = fd;
+	c->h = *h;
+	c->state = K_IDLE;
+	list_add(&idle, c);
+	nparked++;
+	ev.data.ptr = c;
+	if (epoll_ctl(kep, EPOLL_CTL_ADD, fd, &ev) == -1) {
+		log_warn("epoll_ctl() on a parked connection failed");
+		kconn_close(c);
+		return;
+	}
+	ksb->keeper_parked = nparked;
+	if (h->len > 0) {
+		/* Part of a head: judged now (it may even be complete). */
+		if ((c->buf = malloc(h->len)) == NULL ||
+		    kconn_head_starts(c) == -1) {
+			kconn_close(c);
+			return;
+		}
+		memcpy(c->buf, rbuf, h->len);
+		c->len = c->cap = h->len;
+		kconn_judge(c);
+	} else if (heap_set(c, k_quit && h->idle_deadline > now_ms() +
+	    IDLE_YIELD_MS ? now_ms() + IDLE_YIELD_MS : h->idle_deadline) == -1)
+		kconn_close(c);
+	enforce_max_parked();
+}
+
+/* Takes what the workers sent (a bounded batch per wake-up). */
+static void
+queue_readable(void)
+{
+	struct handoff h;
+	int fd;
+
+	for (int i = 0; i < KEEPER_EVENTS; i++) {
+		if (handoff_recv(kq, &h, &fd, rbuf, rcap) == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			log_warn("dropped a hand-off message");
+			continue;
+		}
+		if (h.kind != HANDOFF_PARK) {
+			log_warnx("dropped a hand-off of kind %u", h.kind);
+			close(fd);
+			continue;
+		}
+		kconn_park(&h, fd);
+	}
+}
+
+static void
+expire(void)
+{
+	long long now = now_ms();
+
+	while (nheap > 0 && heap[0]->deadline <= now) {
+		struct kconn *c = heap[0];
+
+		switch (c->state) {
+		case K_IDLE:
+			ksb->keeper_closed_idle++;
+			if (k_quit)
+				kconn_linger(c);	/* stopping: gracefully */
+			else
+				kconn_close(c);
+			break;
+		case K_HEAD:
+			kconn_answer(c, 408);
+			break;
+		default:
+			kconn_close(c);
+		}
+	}
+}
+
+static void
+on_signal(int sig)
+{
+	if (sig == SIGTERM)
+		k_term = 1;
+	else if (sig == SIGQUIT)
+		k_quit = 1;
+	else if (sig == SIGUSR1)
+		k_reopen = 1;
+}
+
+/* 10,000 parked connections need as many descriptors. */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)kcfg->max_parked + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("setrlimit(RLIMIT_NOFILE) failed");
+	if (rl.rlim_max < want)
+		log_warnx("max-parked %d needs %llu descriptors; the hard "
+		    "limit is %llu", kcfg->max_parked, (unsigned long long)want,
+		    (unsigned long long)rl.rlim_max);
+}
+
+static void
+keeper_init(void)
+{
+	struct sigaction sa;
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+
+	worker_signals_init(on_signal, on_signal, NULL);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	raise_nofile();
+	/* The largest head a worker may hold, plus its read-ahead. */
+	rcap = MAX_HEADER_SIZE + IO_BUF_SIZE;
+	if ((rbuf = malloc(rcap)) == NULL ||
+	    (kep = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
+	    epoll_ctl(kep, EPOLL_CTL_ADD, kq, &ev) == -1) {
+		log_warn("keeper set-up failed");
+		_exit(WORKER_EXIT_BOOT);
+	}
+}
+
+/*
+ * QUIT (the server stops, or an upgrade took over): an idle connection
+ * gets a last IDLE_YIELD_MS for a request already on its way (handed to a
+ * draining worker, answered with Connection: close), then closes
+ * gracefully; heads in progress finish or time out.
+ */
+static void
+begin_quit(void)
+{
+	long long last = now_ms() + IDLE_YIELD_MS;
+
+	for (struct kconn *c = idle.head; c != NULL; c = c->next)
+		if (c->deadline > last)
+			(void)heap_set(c, last);
+}
+
+/* TERM (the last step of a stop): everything closes within LINGER_MS. */
+static void
+begin_term(void)
+{
+	k_quit = 1;
+	while (idle.head != NULL)
+		kconn_linger(idle.head);
+	while (ready.head != NULL)
+		kconn_linger(ready.head);
+	for (size_t i = 0; i < nheap; i++)
+		if (heap[i]->state == K_HEAD) {
+			kconn_linger(heap[i]);
+			i = (size_t)-1;		/* the heap moved: again */
+		}
+}
+
+void
+keeper_main(const struct cfg *cfg, int qfd, struct sb *sb)
+{
+	struct epoll_event ev[KEEPER_EVENTS];
+	bool quitting = false, terming = false;
+	pid_t master = getppid();
+	char err[512];
+
+	kcfg = cfg;
+	kq = qfd;
+	ksb = sb;
+	log_set_role(LOG_ROLE_KEEPER);
+	unsetenv("NOTIFY_SOCKET");
+	title_set("preforkd: keeper");
+	keeper_init();
+	if (worker_drop_privileges() == -1)
+		_exit(WORKER_EXIT_BOOT);
+	/* Only now: a change of user clears the parent-death signal. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != master)
+		_exit(0);
+	/* SPEC 10: the keeper always runs strict (unless --sandbox off). */
+	if (sandbox_apply_process(kcfg, SANDBOX_KEEPER, err,
+	    sizeof(err)) == -1) {
+		log_errorx("%s", err);
+		_exit(WORKER_EXIT_BOOT);
+	}
+	for (;;) {
+		long long wait = KEEPER_TICK_MS;
+		int n;
+
+		if (k_reopen) {
+			k_reopen = 0;
+			if (log_open(kcfg, err, sizeof(err)) == -1)
+				log_warnx("reopening logs: %s", err);
+		}
+		if (k_quit && !quitting) {
+			quitting = true;
+			begin_quit();
+		}
+		if (k_term && !terming) {
+			terming = true;
+			begin_term();
+		}
+		if (terming && nheap == 0)
+			break;
+		if (nheap > 0) {
+			wait = heap[0]->deadline - now_ms();
+			wait = wait < 0 ? 0 : (wait > KEEPER_TICK_MS ?
+			    KEEPER_TICK_MS : wait);
+		}
+		n = epoll_wait(kep, ev, KEEPER_EVENTS, (int)wait);
+		for (int i = 0; i < n; i++) {
+			if (ev[i].data.ptr != NULL) {
+				kconn_readable(ev[i].data.ptr);
+				continue;
+			}
+			if (ev[i].events & EPOLLOUT)
+				flush_ready();
+			if (ev[i].events & EPOLLIN)
+				queue_readable();
+		}
+		expire();
+	}
+	exit(0);
+}

@@ -56,7 +56,8 @@ void	conn_serve(struct conn *c, int fd, const struct sockaddr *peer,
 /*
  * Takes one connection the keeper handed over on c->qfd and serves it
  * like an accepted one, with the bytes, request count and header deadline
- * that came with it. Returns 0, or -1 with errno (EAGAIN: none there).
+ * that came with it. Returns 0, or -1 with errno (EAGAIN: none there;
+ * EPIPE: nobody holds the keeper's end any more).
  */
 int	conn_take(struct conn *c);
 

@@ -130,7 +130,9 @@ handoff_recv(int qfd, struct handoff *h, int *cfd, void *buf, size_t cap)
 	do
 		n = recvmsg(qfd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	while (n == -1 && errno == EINTR);
-	if (n == -1)
+	if (n == 0)
+		errno = EPIPE;		/* every holder of the other end is gone */
+	if (n <= 0)
 		return -1;
 	for (cmsg = CMSG_FIRSTHDR(&msg); cmsg != NULL;
 	    cmsg = CMSG_NXTHDR(&msg, cmsg)) {

@@ -56,8 +56,9 @@ int	handoff_send(int qfd, const struct handoff *h, int cfd,
 /*
  * Takes one message from qfd, never blocking: fills h, *cfd and h->len
  * bytes into buf (cap bytes). Returns 0, or -1 with errno: EAGAIN when
- * none is there, EPROTO for a message that is dropped (its descriptors
- * closed: a truncated or malformed one, bytes over cap).
+ * none is there, EPIPE when nobody holds the other end any more, EPROTO
+ * for a message that is dropped (its descriptors closed: a truncated or
+ * malformed one, bytes over cap).
  */
 int	handoff_recv(int qfd, struct handoff *h, int *cfd, void *buf,
 	    size_t cap);

@@ -486,6 +486,13 @@ queue_readable(void)
 		if (handoff_recv(kq, &h, &fd, rbuf, rcap) == -1) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
+			if (errno == EPIPE) {
+				/* No worker and no master hold the queue any
+				 * more: the server is gone. Close up quietly. */
+				(void)epoll_ctl(kep, EPOLL_CTL_DEL, kq, NULL);
+				k_term = 1;
+				return;
+			}
 			log_warn("dropped a hand-off message");
 			continue;
 		}
@@ -669,5 +676,6 @@ keeper_main(const struct cfg *cfg, int qfd, struct sb *sb)
 		}
 		expire();
 	}
+	ksb->keeper_parked = 0;		/* draining workers wait for none */
 	exit(0);
 }

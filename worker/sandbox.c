@@ -85,6 +85,8 @@ static const char *const worker_allow[] = {
 	"memfd_create",
 	/* the crash report */
 	"pipe2",
+	/* directory listings (--autoindex) */
+	"getdents64",
 	/* leaving */
 	"exit", "exit_group", "restart_syscall",
 	NULL

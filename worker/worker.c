@@ -264,7 +264,14 @@ accept_loop(const int *lfd, int nlfd, pid_t master)
 		}
 		worker_slot->state = SB_READING;
 		if ((int)ev.data.u32 == nlfd) {
-			(void)conn_take(&conn);
+			if (conn_take(&conn) == -1 && errno == EPIPE) {
+				/* Nobody holds the keeper's end: the master and
+				 * the keeper are gone. Stop watching the queue
+				 * (it would wake us for ever) and park nothing. */
+				(void)epoll_ctl(wep, EPOLL_CTL_DEL, wqfd, NULL);
+				close(wqfd);
+				wqfd = conn.qfd = -1;
+			}
 			continue;
 		}
 		sslen = sizeof(ss);

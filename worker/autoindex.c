@@ -266,7 +266,8 @@ autoindex_render(struct autoindex_ent *ents, size_t n, const char *path,
 {
 	struct abuf b = { NULL, 0, 0, false };
 
-	qsort(ents, n, sizeof(*ents), ent_cmp);
+	if (n > 1)		/* (an empty directory: ents may be NULL) */
+		qsort(ents, n, sizeof(*ents), ent_cmp);
 	if (json)
 		render_json(&b, ents, n);
 	else

@@ -91,6 +91,7 @@ static const struct mime_ent {
 /* /etc/mime.types, sorted the same way; loaded once by the master. */
 static struct mime_ent	*sys_table;
 static size_t		 sys_count;
+static struct mime_load	*sys_all;	/* what sys_table's strings live in */
 
 /* An entry being loaded, with its place in the file. */
 struct mime_load {
@@ -265,6 +266,10 @@ mime_load(const char *path)
 	/* Loaded once, before the workers fork: never freed. */
 	sys_table = out;
 	sys_count = k;
+	/* Every entry stays, duplicates too: the strings they own (and the
+	 * types they share) live as long as the process. */
+	sys_all = tab;
+	tab = NULL;
 	rc = 0;
 done:
 	free(tab);	/* on failure, its strings leak: start-up only */

@@ -627,7 +627,7 @@ set_listen(struct cfg *c, const char *val, char *err, size_t errlen)
 		    "one is ,proxy", comma + 1);
 		return -1;
 	}
-	if (n >= sizeof(spec)) {
+	if (strlen(val) >= sizeof(spec)) {
 		snprintf(err, errlen, "listen address too long");
 		return -1;
 	}
@@ -643,6 +643,7 @@ set_listen(struct cfg *c, const char *val, char *err, size_t errlen)
 		return -1;
 	}
 	l->proxy = comma != NULL;
+	strlcpy(l->spec, val, sizeof(l->spec));	/* as given */
 	c->nlisten++;
 	return 0;
 }

@@ -340,8 +340,10 @@ config_log_trust(const struct cfg *c)
 	for (int i = 0; i < c->nlisten && o < sizeof(line); i++)
 		if (c->listen[i].proxy)
 			o += (size_t)snprintf(line + o, sizeof(line) - o,
-			    "%s%s", nproxy++ == 0 ? "; PROXY protocol required "
-			    "on " : ", ", c->listen[i].spec);
+			    "%s%.*s", nproxy++ == 0 ? "; PROXY protocol "
+			    "required on " : ", ",
+			    (int)strcspn(c->listen[i].spec, ","),
+			    c->listen[i].spec);
 	if (nproxy > 0 && c->ntrusted == 0 && o < sizeof(line))
 		(void)strlcpy(line + o, " (no trusted source: every connection "
 		    "there is closed)", sizeof(line) - o);

@@ -391,7 +391,7 @@ START_TEST(test_listen_proxy)
 	    sizeof(err)), 0);
 	ck_assert_int_eq(c.nlisten, 2);
 	ck_assert(c.listen[0].proxy);
-	ck_assert_str_eq(c.listen[0].spec, "127.0.0.1:80");
+	ck_assert_str_eq(c.listen[0].spec, "127.0.0.1:80,proxy");
 	ck_assert(!c.listen[1].proxy);
 	ck_assert_int_eq(cfg_set(&c, "listen", "127.0.0.1:80,ssl", err,
 	    sizeof(err)), -1);

@@ -608,6 +608,120 @@ cfg_sandbox(const struct cfg *c)
 
 static int	set_key(struct cfg *, const char *, const char *, char *,
 		    size_t);
+/* "ADDR" or "ADDR,proxy" (SPEC 2). */
+static int
+set_listen(struct cfg *c, const char *val, char *err, size_t errlen)
+{
+	char spec[sizeof(c->listen[0].spec)];
+	const char *comma = strrchr(val, ',');
+	struct cfg_listen *l = &c->listen[c->nlisten];
+	size_t n = comma != NULL ? (size_t)(comma - val) : strlen(val);
+
+	if (c->nlisten == MAX_LISTENERS) {
+		snprintf(err, errlen, "too many listen addresses (at most %d)",
+		    MAX_LISTENERS);
+		return -1;
+	}
+	if (comma != NULL && strcmp(comma, ",proxy") != 0) {
+		snprintf(err, errlen, "invalid listen option '%s': the only "
+		    "one is ,proxy", comma + 1);
+		return -1;
+	}
+	if (strlen(val) >= sizeof(spec)) {
+		snprintf(err, errlen, "listen address too long");
+		return -1;
+	}
+	memcpy(spec, val, n);
+	spec[n] = '\0';
+	if (cfg_parse_listen(spec, l, err, errlen) == -1)
+		return -1;
+	/* Trust is by network address; a unix socket peer has none. */
+	if (comma != NULL && l->addr.ss_family == AF_UNIX) {
+		snprintf(err, errlen, "invalid listen address '%s': ,proxy "
+		    "needs a TCP listener (PROXY sources are trusted by "
+		    "address)", val);
+		return -1;
+	}
+	l->proxy = comma != NULL;
+	strlcpy(l->spec, val, sizeof(l->spec));	/* as given */
+	c->nlisten++;
+	return 0;
+}
+
+int
+cfg_parse_cidr(const char *s, struct cfg_cidr *n)
+{
+	char host[INET6_ADDRSTRLEN];
+	const char *slash = strchr(s, '/'), *errstr;
+	size_t hlen = slash != NULL ? (size_t)(slash - s) : strlen(s);
+	int max;
+
+	memset(n, 0, sizeof(*n));
+	if (hlen == 0 || hlen >= sizeof(host))
+		return -1;
+	memcpy(host, s, hlen);
+	host[hlen] = '\0';
+	if (inet_pton(AF_INET, host, n->addr) == 1) {
+		n->family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, host, n->addr) == 1) {
+		n->family = AF_INET6;
+		max = 128;
+	} else
+		return -1;
+	n->bits = max;
+	if (slash != NULL) {
+		n->bits = (int)strtonum(slash + 1, 0, max, &errstr);
+		if (errstr != NULL || slash[1] == '\0')
+			return -1;
+	}
+	for (int i = n->bits; i < max; i++)
+		n->addr[i / 8] &= (unsigned char)~(0x80 >> (i % 8));
+	return 0;
+}
+
+void
+cfg_cidr_str(const struct cfg_cidr *n, char *out, size_t outsz)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (inet_ntop(n->family, n->addr, a, sizeof(a)) == NULL)
+		strlcpy(a, "?", sizeof(a));
+	snprintf(out, outsz, "%s/%d", a, n->bits);
+}
+
+int
+cfg_trusted(const struct cfg *c, const struct sockaddr *sa)
+{
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0, 0xff, 0xff };
+	const unsigned char *a;
+	int family = sa->sa_family;
+
+	if (family == AF_INET)
+		a = (const unsigned char *)
+		    &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	else if (family == AF_INET6) {
+		a = ((const struct sockaddr_in6 *)(const void *)sa)->
+		    sin6_addr.s6_addr;
+		if (memcmp(a, mapped, sizeof(mapped)) == 0) {
+			family = AF_INET;	/* a dual-stack listener's v4 */
+			a += sizeof(mapped);
+		}
+	} else
+		return 0;
+	for (int i = 0; i < c->ntrusted; i++) {
+		const struct cfg_cidr *n = &c->trusted[i];
+		int full = n->bits / 8, rest = n->bits % 8;
+
+		if (n->family != family || memcmp(a, n->addr, full) != 0)
+			continue;
+		if (rest == 0 || ((a[full] ^ n->addr[full]) &
+		    (0xff << (8 - rest)) & 0xff) == 0)
+			return 1;
+	}
+	return 0;
+}
 
 /* Control bytes quoted from a value must not break the one-line rule. */
 static void
@@ -632,18 +746,8 @@ static int
 set_key(struct cfg *c, const char *key, const char *val, char *err,
     size_t errlen)
 {
-	if (strcmp(key, "listen") == 0) {
-		if (c->nlisten == MAX_LISTENERS) {
-			snprintf(err, errlen, "too many listen addresses "
-			    "(at most %d)", MAX_LISTENERS);
-			return -1;
-		}
-		if (cfg_parse_listen(val, &c->listen[c->nlisten], err,
-		    errlen) == -1)
-			return -1;
-		c->nlisten++;
-		return 0;
-	}
+	if (strcmp(key, "listen") == 0)
+		return set_listen(c, val, err, errlen);
 	if (strcmp(key, "status-listen") == 0) {
 		if (cfg_parse_listen(val, &c->status_listen, err, errlen) == -1)
 			return -1;
@@ -821,6 +925,21 @@ set_key(struct cfg *c, const char *key, const char *val, char *err,
 	if (strcmp(key, "sandbox-write") == 0)
 		return add_sandbox_path(c->sandbox_write, &c->nsandbox_write,
 		    key, val, err, errlen);
+	if (strcmp(key, "trusted-proxy") == 0) {
+		if (c->ntrusted == MAX_TRUSTED_PROXIES) {
+			snprintf(err, errlen, "too many trusted-proxy networks "
+			    "(at most %d)", MAX_TRUSTED_PROXIES);
+			return -1;
+		}
+		if (cfg_parse_cidr(val, &c->trusted[c->ntrusted]) == -1) {
+			snprintf(err, errlen, "invalid value '%s' for "
+			    "trusted-proxy: expected an IPv4 or IPv6 address or "
+			    "CIDR (192.0.2.0/24, 2001:db8::/32)", val);
+			return -1;
+		}
+		c->ntrusted++;
+		return 0;
+	}
 	snprintf(err, errlen, "unknown key '%s'", key);
 	return -1;
 bad_seconds:
@@ -852,6 +971,8 @@ cfg_clear(struct cfg *c, const char *key)
 		c->nsandbox_read = 0;
 	else if (strcmp(key, "sandbox-write") == 0)
 		c->nsandbox_write = 0;
+	else if (strcmp(key, "trusted-proxy") == 0)
+		c->ntrusted = 0;
 }
 
 /* Keys that make no sense in a file. */

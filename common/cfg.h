@@ -25,6 +25,14 @@ struct cfg_listen {
 	char			spec[128];	/* as given: "127.0.0.1:8080" */
 	struct sockaddr_storage	addr;
 	socklen_t		addrlen;
+	int			proxy;		/* ",proxy": PROXY header first */
+};
+
+/* A --trusted-proxy network; host bits are cleared. */
+struct cfg_cidr {
+	int			family;		/* AF_INET or AF_INET6 */
+	unsigned char		addr[16];
+	int			bits;
 };
 
 struct cfg_module {
@@ -103,6 +111,8 @@ struct cfg {
 	char			sandbox_write[MAX_SANDBOX_PATHS][SANDBOX_PATH_MAX];
 	int			nsandbox_write;
 	int			max_parked;		/* connections the keeper holds */
+	struct cfg_cidr		trusted[MAX_TRUSTED_PROXIES];	/* SPEC 9 */
+	int			ntrusted;
 };
 
 /* Fills c with the built-in defaults (no listener yet: see cfg_finish). */
@@ -159,6 +169,19 @@ const struct cfg_cache_control *cfg_cache_control_match(const struct cfg *c,
 
 /* The --error-page for status code, or NULL. */
 const struct cfg_error_page *cfg_error_page(const struct cfg *c, int code);
+
+/*
+ * Parses "192.0.2.0/24", "2001:db8::/32" or a bare address (all bits).
+ * Returns 0 and fills n, or -1.
+ */
+int	cfg_parse_cidr(const char *s, struct cfg_cidr *n);
+/* Formats n as "192.0.2.0/24". */
+void	cfg_cidr_str(const struct cfg_cidr *n, char *out, size_t outsz);
+/*
+ * True when sa (AF_INET, or AF_INET6: an IPv4-mapped one counts as its
+ * IPv4 address) lies in one of c's --trusted-proxy networks.
+ */
+int	cfg_trusted(const struct cfg *c, const struct sockaddr *sa);
 
 /* Formats a socket address as "1.2.3.4:80", "[::1]:80" or "unix:/p". */
 void	cfg_addr_str(const struct sockaddr *sa, socklen_t len, char *out,

@@ -62,5 +62,8 @@
 #define MIME_TYPES_FILE		"/etc/mime.types"
 #define MAX_ERROR_PAGES		8	/* --error-page given at most this often */
 #define ERROR_PAGE_MAX		32768	/* an error page file, in bytes */
+#define MAX_TRUSTED_PROXIES	32	/* --trusted-proxy given at most this often */
+#define PROXY_V1_MAX		107	/* a PROXY v1 line, CRLF included */
+#define PROXY_V2_MAX		2048	/* PROXY v2 addresses + TLVs; more: closed */
 
 #endif

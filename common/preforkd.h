@@ -14,8 +14,11 @@
  *
  * All types are opaque and every accessor is a function, so the layout of
  * preforkd's own structures is not part of the ABI. PREFORKD_ABI_VERSION
- * changes only when a function changes meaning or goes away; a module
- * built for another ABI version is refused at load with a clear error.
+ * holds a major number (low 16 bits), which changes only when a function
+ * changes meaning or goes away, and a minor one (high 16 bits), raised
+ * when functions are added. A module built for another major, or for a
+ * newer minor than this preforkd's, is refused at load with a clear
+ * error; one built against an older header of the same major loads.
  *
  * Strings returned by the request accessors stay valid until the handler
  * returns. Functions returning int return 0 on success and -1 on failure
@@ -31,7 +34,9 @@
 extern "C" {
 #endif
 
-#define PREFORKD_ABI_VERSION	1
+#define PREFORKD_ABI_MAJOR	1
+#define PREFORKD_ABI_MINOR	1	/* 1: pfd_scheme, pfd_peer_addr */
+#define PREFORKD_ABI_VERSION	(PREFORKD_ABI_MAJOR | PREFORKD_ABI_MINOR << 16)
 
 struct pfd_req;		/* one request and its response */
 struct pfd_init;	/* what init sees: options, worker id */
@@ -99,10 +104,20 @@ int		 pfd_header_count(const struct pfd_req *req);
 int		 pfd_header_at(const struct pfd_req *req, int i,
 		    const char **name, size_t *nlen, const char **value,
 		    size_t *vlen);
-/* The client's address ("192.0.2.1", "::1" or "unix") and port (0 for
- * unix sockets). */
+/*
+ * The client's address ("192.0.2.1", "::1" or "unix") and port (0 for
+ * unix sockets, and when a forwarded address carried none). Behind a
+ * load balancer this is the client as believed: the source of a PROXY
+ * header, or the address a --trusted-proxy peer forwarded; else the
+ * socket peer.
+ */
 const char	*pfd_client_addr(const struct pfd_req *req);
 int		 pfd_client_port(const struct pfd_req *req);
+/* Since ABI minor 1: the socket peer's address (the balancer's, behind
+ * one), and the scheme: "https" when a trusted peer forwarded it, else
+ * "http". */
+const char	*pfd_peer_addr(const struct pfd_req *req);
+const char	*pfd_scheme(const struct pfd_req *req);
 /* The serving worker's id (1..N). */
 int		 pfd_worker_id(const struct pfd_req *req);
 /* The declared Content-Length, or -1 (none, or chunked). */

@@ -4,6 +4,7 @@
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -21,6 +22,7 @@
 
 #include "config.h"
 #include "flags.h"
+#include "log.h"
 #include "module.h"
 #include "sandbox.h"
 
@@ -318,4 +320,32 @@ config_build(int argc, char **argv, struct cfg *c, int *action,
 	if (probe_modules(c, drop, uid, gid, err, errlen) == -1)
 		return EX_CONFIG;
 	return 0;
+}
+
+void
+config_log_trust(const struct cfg *c)
+{
+	char line[2048], net[INET6_ADDRSTRLEN + 8];
+	size_t o;
+	int nproxy = 0;
+
+	o = strlcpy(line, "trusted proxies:", sizeof(line));
+	for (int i = 0; i < c->ntrusted && o < sizeof(line); i++) {
+		cfg_cidr_str(&c->trusted[i], net, sizeof(net));
+		o += (size_t)snprintf(line + o, sizeof(line) - o, " %s", net);
+	}
+	if (c->ntrusted == 0 && o < sizeof(line))
+		o += strlcpy(line + o, " none (forwarded headers are ignored)",
+		    sizeof(line) - o);
+	for (int i = 0; i < c->nlisten && o < sizeof(line); i++)
+		if (c->listen[i].proxy)
+			o += (size_t)snprintf(line + o, sizeof(line) - o,
+			    "%s%.*s", nproxy++ == 0 ? "; PROXY protocol "
+			    "required on " : ", ",
+			    (int)strcspn(c->listen[i].spec, ","),
+			    c->listen[i].spec);
+	if (nproxy > 0 && c->ntrusted == 0 && o < sizeof(line))
+		(void)strlcpy(line + o, " (no trusted source: every connection "
+		    "there is closed)", sizeof(line) - o);
+	log_info("%s", line);
 }

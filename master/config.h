@@ -26,4 +26,10 @@ int	config_build(int argc, char **argv, struct cfg *c, int *action,
 int	config_resolve_user(const struct cfg *c, uid_t *uid, gid_t *gid,
 	    char *err, size_t errlen);
 
+/*
+ * Logs the trust settings in force, once at start (SPEC 9): the
+ * --trusted-proxy networks and the ,proxy listeners, in one info line.
+ */
+void	config_log_trust(const struct cfg *c);
+
 #endif

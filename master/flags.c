@@ -23,13 +23,13 @@ enum {
 	OPT_ERROR_LOG, OPT_LOG_LEVEL, OPT_MODULE_OPTION, OPT_STATUS_LISTEN,
 	OPT_CACHE_CONTROL, OPT_MIME_TYPE, OPT_ERROR_PAGE, OPT_AUTOINDEX,
 	OPT_HEALTH_PATH, OPT_SANDBOX, OPT_SANDBOX_READ, OPT_SANDBOX_WRITE,
-	OPT_MAX_PARKED
+	OPT_MAX_PARKED, OPT_TRUSTED_PROXY
 };
 
 /* Keys that may be given more than once: flags replace the file's list. */
 static const char *repeatable[] = { "listen", "module", "module-option",
     "cache-control", "mime-type", "error-page", "sandbox-read",
-    "sandbox-write" };
+    "sandbox-write", "trusted-proxy" };
 
 static const struct option longopts[] = {
 	{ "listen",		required_argument, NULL, 'l' },
@@ -70,6 +70,7 @@ static const struct option longopts[] = {
 	{ "sandbox-read",	required_argument, NULL, OPT_SANDBOX_READ },
 	{ "sandbox-write",	required_argument, NULL, OPT_SANDBOX_WRITE },
 	{ "max-parked",		required_argument, NULL, OPT_MAX_PARKED },
+	{ "trusted-proxy",	required_argument, NULL, OPT_TRUSTED_PROXY },
 	{ "help",		no_argument,	   NULL, 'h' },
 	{ "version",		no_argument,	   NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
@@ -84,8 +85,9 @@ flags_usage(FILE *f)
 "master process and preforked workers.\n"
 "\n"
 "Listening and processes:\n"
-"  -l, --listen ADDR          host:port, [v6]:port, :port or unix:/path;\n"
-"                             repeatable (default 127.0.0.1:8080)\n"
+"  -l, --listen ADDR[,proxy]  host:port, [v6]:port, :port or unix:/path;\n"
+"                             repeatable (default 127.0.0.1:8080); ,proxy:\n"
+"                             a PROXY v1/v2 header is required first\n"
 "  -w, --workers N|auto       worker processes (default: online CPUs)\n"
 "      --backlog N            listen backlog (default 1024)\n"
 "      --max-parked N         idle connections the keeper holds; beyond\n"
@@ -95,6 +97,9 @@ flags_usage(FILE *f)
 "                             also /metrics (Prometheus) and /healthz\n"
 "      --health-path PATH     answer PATH with 200, or 503 while stopping,\n"
 "                             draining, upgrading or crash-looping\n"
+"      --trusted-proxy CIDR   peers whose PROXY header, Forwarded and\n"
+"                             X-Forwarded-For/-Proto are believed;\n"
+"                             repeatable (default: none)\n"
 "\n"
 "Timeouts (seconds, decimals allowed):\n"
 "      --header-timeout S     to receive a request head (default 10)\n"

@@ -301,6 +301,7 @@ main(int argc, char **argv)
 	sandbox_probe(&sbx);
 	if (sandbox_check(&c, &sbx, err, sizeof(err)) == 1)
 		log_warnx("%s", err);
+	config_log_trust(&c);
 
 	for (int i = 0; i < c.nlisten; i++)
 		if ((lfd[i] = listen_adopt(&c, &c.listen[i], inh, ninh)) == -1 &&

@@ -84,7 +84,7 @@ alog_write(const struct conn *c)
 	if (json) {
 		o = (size_t)snprintf(line, sizeof(line), "{\"time\":\"%s\","
 		    "\"client\":\"%s\",\"method\":\"%s\",\"target\":\"", iso,
-		    c->peer_str, c->have_req ? http_method_str(q->method) : "");
+		    c->raddr_str, c->have_req ? http_method_str(q->method) : "");
 		if (c->have_req)
 			o += esc(line + o, 2048, q->target, q->target_len, true);
 		o += (size_t)snprintf(line + o, ROOM, "\",\"protocol\":\"");
@@ -104,7 +104,7 @@ alog_write(const struct conn *c)
 		    worker_slot ? worker_slot->gen : 0);
 	} else {
 		o = (size_t)snprintf(line, sizeof(line), "%s - - [%s] \"",
-		    c->peer_str, clf);
+		    c->raddr_str, clf);
 		if (c->have_req) {
 			o += (size_t)snprintf(line + o, ROOM, "%s ",
 			    http_method_str(q->method));

@@ -38,6 +38,7 @@ struct pfd_req {
 	bool			 path_tried;
 	char			 addr[64];
 	int			 port;
+	char			 peer[64];	/* the socket peer's address */
 	char			*xhdr;		/* the handler's header lines */
 	size_t			 xlen, xcap;
 	char			*scratch;	/* NUL-terminated copies */
@@ -71,24 +72,31 @@ dup_z(struct pfd_req *r, const char *p, size_t n)
 	return s;
 }
 
-static void
-peer_parts(struct pfd_req *r)
+/* An address as text into out, and its port (0 for unix sockets). */
+static int
+addr_parts(const struct sockaddr_storage *ss, char *out, size_t outsz)
 {
-	const struct sockaddr_storage *ss = &r->c->peer;
-
-	r->port = 0;
 	if (ss->ss_family == AF_INET) {
 		const struct sockaddr_in *in = (const void *)ss;
 
-		inet_ntop(AF_INET, &in->sin_addr, r->addr, sizeof(r->addr));
-		r->port = ntohs(in->sin_port);
-	} else if (ss->ss_family == AF_INET6) {
+		inet_ntop(AF_INET, &in->sin_addr, out, (socklen_t)outsz);
+		return ntohs(in->sin_port);
+	}
+	if (ss->ss_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 = (const void *)ss;
 
-		inet_ntop(AF_INET6, &in6->sin6_addr, r->addr, sizeof(r->addr));
-		r->port = ntohs(in6->sin6_port);
-	} else
-		strlcpy(r->addr, "unix", sizeof(r->addr));
+		inet_ntop(AF_INET6, &in6->sin6_addr, out, (socklen_t)outsz);
+		return ntohs(in6->sin6_port);
+	}
+	strlcpy(out, "unix", outsz);
+	return 0;
+}
+
+/* The effective client (SPEC 9): PROXY source or trusted forwarding. */
+static void
+peer_parts(struct pfd_req *r)
+{
+	r->port = addr_parts(&r->c->raddr, r->addr, sizeof(r->addr));
 }
 
 int
@@ -109,7 +117,7 @@ api_handle(struct conn *c, const struct module *m)
 	r->piece_len = 0;
 	r->target_z = r->raw_z = r->path_z = r->query_z = NULL;
 	r->xlen = r->sused = 0;
-	r->addr[0] = '\0';
+	r->addr[0] = r->peer[0] = '\0';
 	if (http_target_split(&c->rd.req, &r->raw, &r->rawlen, &r->query,
 	    &r->qlen) != 0)
 		return 400;
@@ -284,6 +292,22 @@ pfd_client_port(const struct pfd_req *cr)
 	if (r->addr[0] == '\0')
 		peer_parts(r);
 	return r->port;
+}
+
+const char *
+pfd_peer_addr(const struct pfd_req *cr)
+{
+	struct pfd_req *r = (struct pfd_req *)(uintptr_t)cr;
+
+	if (r->peer[0] == '\0')
+		(void)addr_parts(&r->c->peer, r->peer, sizeof(r->peer));
+	return r->peer;
+}
+
+const char *
+pfd_scheme(const struct pfd_req *r)
+{
+	return r->c->https ? "https" : "http";
 }
 
 int

@@ -30,8 +30,10 @@
 #include "handoff.h"
 #include "iov.h"
 #include "log.h"
+#include "proxy.h"
 #include "resp.h"
 #include "static.h"
+#include "trust.h"
 #include "worker.h"
 
 static long long
@@ -180,6 +182,10 @@ park(struct conn *c, long long idle_deadline, long long head_deadline)
 	memset(&h, 0, sizeof(h));
 	handoff_pack(&h, HANDOFF_PARK, (struct sockaddr *)&c->peer,
 	    c->peerlen);
+	if (c->proxied) {
+		memcpy(&h.client, &c->client, c->clientlen);
+		h.clientlen = c->clientlen;
+	}
 	h.nreq = c->nreq;
 	h.idle_deadline = idle_deadline;
 	h.head_deadline = head_deadline;
@@ -631,6 +637,55 @@ dispatch(struct conn *c)
 	return static_handle(c);
 }
 
+/* raddr as text: the address alone for the logs, with the port for the
+ * scoreboard. */
+static void
+client_text(struct conn *c)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&c->raddr;
+	char full[sizeof(worker_slot->client) + 8];
+
+	cfg_addr_str(sa, sizeof(c->raddr), full, sizeof(full));
+	sb_copy(worker_slot->client, sizeof(worker_slot->client), full,
+	    strlen(full));
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)
+		    sa)->sin_addr, c->raddr_str, sizeof(c->raddr_str));
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)
+		    (const void *)sa)->sin6_addr, c->raddr_str,
+		    sizeof(c->raddr_str));
+	else
+		strlcpy(c->raddr_str, full, sizeof(c->raddr_str));
+}
+
+/* The connection's client is known (peer, PROXY, or a hand-off). */
+static void
+client_start(struct conn *c)
+{
+	c->trusted = c->cfg->ntrusted > 0 &&
+	    cfg_trusted(c->cfg, (struct sockaddr *)&c->client);
+	memcpy(&c->raddr, &c->client, sizeof(c->raddr));
+	c->https = false;
+	client_text(c);
+}
+
+/*
+ * Per request: a trusted client's forwarded fields name the real one
+ * (trust.h); from anyone else they are ignored, at no cost.
+ */
+static void
+client_request(struct conn *c)
+{
+	if (!c->trusted)
+		return;
+	memcpy(&c->raddr, &c->client, sizeof(c->raddr));
+	c->https = false;
+	if (c->have_req)
+		trust_forwarded(c->cfg, &c->rd.req, &c->raddr, &c->https);
+	client_text(c);
+}
+
 /* Serves one parsed request and settles the connection's future. */
 static void
 serve_one(struct conn *c)
@@ -648,6 +703,7 @@ serve_one(struct conn *c)
 	    c->t0.tv_nsec / 1000000;
 	worker_slot->state = SB_HANDLING;
 	c->have_req = true;
+	client_request(c);
 	c->yield = false;
 	c->status = 0;
 	c->sent = 0;
@@ -693,8 +749,12 @@ conn_start(struct conn *c, int fd, const struct sockaddr *peer,
 	c->handed = false;
 	if (peerlen > sizeof(c->peer))
 		peerlen = sizeof(c->peer);
+	memset(&c->peer, 0, sizeof(c->peer));
 	memcpy(&c->peer, peer, peerlen);
 	c->peerlen = peerlen;
+	memcpy(&c->client, &c->peer, sizeof(c->client));
+	c->clientlen = peerlen;
+	c->proxied = false;
 	cfg_addr_str(peer, peerlen, c->peer_str, sizeof(c->peer_str));
 	sb_copy(worker_slot->client, sizeof(worker_slot->client), c->peer_str,
 	    strlen(c->peer_str));
@@ -733,6 +793,7 @@ conn_loop(struct conn *c, long long first_deadline)
 			c->status = rc;
 			c->sent = 0;
 			c->close = true;
+			client_request(c);
 			resp_error(c, rc);
 			alog_write(c);
 			health_count(c);
@@ -764,15 +825,59 @@ conn_loop(struct conn *c, long long first_deadline)
 	conn_close(c, linger && !c->aborted);
 }
 
+/*
+ * A ,proxy listener (SPEC 9): the PROXY header comes before any HTTP,
+ * under the connection's header deadline, and only from a trusted peer.
+ * Read here, where the connection is first read, before anything could
+ * park it: it is never parsed twice, and its source travels with the
+ * connection (struct handoff). Returns 0 with the bytes after the header
+ * left in the reader, or -1: close without a word (no HTTP was spoken).
+ */
+static int
+proxy_read(struct conn *c, long long deadline)
+{
+	struct sockaddr_storage src;
+	int n;
+
+	if (!cfg_trusted(c->cfg, (struct sockaddr *)&c->peer))
+		return -1;
+	while ((n = proxy_parse(c->rd.buf, c->rd.len, &src)) == PROXY_AGAIN)
+		if (fill(c, deadline) <= 0)
+			return -1;
+	if (n == PROXY_BAD)
+		return -1;
+	/* Nothing was parsed yet (the reader is at 0): the request's bytes
+	 * move to the front. */
+	memmove(c->rd.buf, c->rd.buf + n, c->rd.len - (size_t)n);
+	c->rd.len -= (size_t)n;
+	if (src.ss_family == AF_INET || src.ss_family == AF_INET6 ||
+	    src.ss_family == AF_UNIX) {
+		memcpy(&c->client, &src, sizeof(c->client));
+		c->clientlen = src.ss_family == AF_INET ?
+		    sizeof(struct sockaddr_in) : src.ss_family == AF_INET6 ?
+		    sizeof(struct sockaddr_in6) : sizeof(sa_family_t);
+		c->proxied = true;
+	}
+	return 0;
+}
+
 void
 conn_serve(struct conn *c, int fd, const struct sockaddr *peer,
-    socklen_t peerlen)
+    socklen_t peerlen, bool proxy)
 {
+	long long deadline = now_ms() + c->cfg->header_timeout_ms;
+
 	conn_start(c, fd, peer, peerlen);
 	http_reader_init(&c->rd, c->rd.buf, c->rd.cap, c->rd.max_head,
 	    c->rd.max_body);
 	worker_slot->ctr.conns++;
-	conn_loop(c, now_ms() + c->cfg->header_timeout_ms);
+	if (proxy && proxy_read(c, deadline) == -1) {
+		worker_slot->state = SB_CLOSING;
+		conn_close(c, false);
+		return;
+	}
+	client_start(c);
+	conn_loop(c, deadline);
 }
 
 int
@@ -795,6 +900,12 @@ conn_take(struct conn *c)
 		return -1;
 	}
 	conn_start(c, fd, (struct sockaddr *)&h.peer, h.peerlen);
+	if (h.clientlen > 0) {
+		memcpy(&c->client, &h.client, sizeof(c->client));
+		c->clientlen = h.clientlen;
+		c->proxied = true;
+	}
+	client_start(c);
 	http_filled(&c->rd, h.len);
 	c->nreq = h.nreq;
 	conn_loop(c, h.head_deadline);

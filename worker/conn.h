@@ -44,14 +44,27 @@ struct conn {
 	int			 qfd;		/* the keeper queue, or -1 */
 	bool			 handed;	/* parked with the keeper */
 	bool			 yield;		/* fairness: park after this one */
+	/* Who the client is (SPEC 9): the PROXY header's source for the
+	 * connection's life, else the peer; per request, the forwarded
+	 * fields when client is a --trusted-proxy. */
+	struct sockaddr_storage	 client;
+	socklen_t		 clientlen;
+	bool			 proxied;	/* client came from a PROXY header */
+	bool			 trusted;	/* client is a --trusted-proxy */
+	struct sockaddr_storage	 raddr;		/* this request's client */
+	bool			 https;		/* this request's forwarded scheme */
+	char			 raddr_str[64];	/* raddr's address, for the logs */
 };
 
 /* Allocates the per-worker buffers once. Returns 0 or -1. */
 int	conn_init(struct conn *c, const struct cfg *cfg, const int *lfd,
 	    int nlfd);
-/* Serves the accepted socket fd until it is closed. */
+/*
+ * Serves the accepted socket fd until it is closed. proxy: it came in
+ * on a ,proxy listener (a PROXY header first, from a trusted peer).
+ */
 void	conn_serve(struct conn *c, int fd, const struct sockaddr *peer,
-	    socklen_t peerlen);
+	    socklen_t peerlen, bool proxy);
 
 /*
  * Takes one connection the keeper handed over on c->qfd and serves it

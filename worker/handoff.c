@@ -30,7 +30,8 @@ handoff_unpack(const struct handoff *h, size_t n)
 {
 	if (n != sizeof(*h) || h->version != HANDOFF_VERSION ||
 	    (h->kind != HANDOFF_PARK && h->kind != HANDOFF_SERVE) ||
-	    h->peerlen > sizeof(h->peer) || h->len > (1U << 30)) {
+	    h->peerlen > sizeof(h->peer) || h->len > (1U << 30) ||
+	    h->clientlen > sizeof(h->client)) {
 		errno = EPROTO;
 		return -1;
 	}

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HANDOFF_VERSION		1
+#define HANDOFF_VERSION		2
 /*
  * Bytes up to this size travel in the message itself; more go in a memfd
  * passed beside the socket. A SOCK_SEQPACKET message must fit the
@@ -38,6 +38,10 @@ struct handoff {
 	uint32_t		len;		/* bytes already read */
 	uint32_t		peerlen;
 	struct sockaddr_storage	peer;
+	/* Version 2: the client address as believed for the connection (a
+	 * PROXY header's source); clientlen 0: the peer is the client. */
+	uint32_t		clientlen;
+	struct sockaddr_storage	client;
 };
 
 /* Fills h's fixed part (version, kind, peer). */

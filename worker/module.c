@@ -59,11 +59,15 @@ load_one(struct module *m, char *err, size_t errlen)
 		    "descriptor (define one with PREFORKD_MODULE)", m->path);
 		return -1;
 	}
-	if (m->desc->abi_version != PREFORKD_ABI_VERSION) {
-		snprintf(err, errlen, "module %s: built for module ABI %u, "
-		    "this preforkd has ABI %d: rebuild it against this "
-		    "preforkd.h", m->path, m->desc->abi_version,
-		    PREFORKD_ABI_VERSION);
+	/* Same major; a minor up to ours (older headers lack only calls
+	 * added since). */
+	if ((m->desc->abi_version & 0xffff) != PREFORKD_ABI_MAJOR ||
+	    (m->desc->abi_version >> 16) > PREFORKD_ABI_MINOR) {
+		snprintf(err, errlen, "module %s: built for module ABI %u.%u, "
+		    "this preforkd has ABI %d.%d: rebuild it against this "
+		    "preforkd.h", m->path, m->desc->abi_version & 0xffff,
+		    m->desc->abi_version >> 16, PREFORKD_ABI_MAJOR,
+		    PREFORKD_ABI_MINOR);
 		return -1;
 	}
 	if (m->desc->handle == NULL) {

@@ -292,7 +292,8 @@ accept_loop(const int *lfd, int nlfd, pid_t master)
 		}
 		if (ss.ss_family == AF_UNIX)
 			unix_timeouts(fd);
-		conn_serve(&conn, fd, (struct sockaddr *)&ss, sslen);
+		conn_serve(&conn, fd, (struct sockaddr *)&ss, sslen,
+		    wcfg->listen[ev.data.u32].proxy);
 	}
 }
 

@@ -49,6 +49,11 @@ sample(struct handoff *h, size_t len)
 	h->header_timeout_ms = 10000;
 	h->max_head = 16384;
 	h->len = (uint32_t)len;
+	/* A PROXY source (version 2): 192.0.2.9:5555. */
+	sin.sin_port = htons(5555);
+	sin.sin_addr.s_addr = htonl(0xc0000209);
+	memcpy(&h->client, &sin, sizeof(sin));
+	h->clientlen = sizeof(sin);
 }
 
 /* The same open file on both sides: same device and inode. */
@@ -83,6 +88,13 @@ START_TEST(test_pack_unpack)
 	sample(&h, 10);
 	h.peerlen = sizeof(h.peer) + 1;
 	ck_assert_int_eq(handoff_unpack(&h, sizeof(h)), -1);
+	sample(&h, 10);
+	h.clientlen = sizeof(h.client) + 1;
+	ck_assert_int_eq(handoff_unpack(&h, sizeof(h)), -1);
+	/* A version-1 sender's message is refused, not misread. */
+	sample(&h, 10);
+	h.version = 1;
+	ck_assert_int_eq(handoff_unpack(&h, sizeof(h)), -1);
 }
 END_TEST
 
@@ -114,6 +126,8 @@ round_trip(size_t n)
 	ck_assert_int_eq(got.head_deadline, 2000);
 	ck_assert_uint_eq(got.len, n);
 	ck_assert_int_eq(memcmp(&got.peer, &h.peer, h.peerlen), 0);
+	ck_assert_uint_eq(got.clientlen, sizeof(struct sockaddr_in));
+	ck_assert_int_eq(memcmp(&got.client, &h.client, h.clientlen), 0);
 	ck_assert_int_eq(memcmp(buf, bytes, n), 0);
 	/* The descriptor works: what goes in one end comes out the other. */
 	ck_assert_int_eq(write(fd, "x", 1), 1);

@@ -106,6 +106,7 @@ static const char *const sanitizer_allow[] = {
 	"newfstatat", "fstat", "lseek", "pread64", "rt_sigprocmask",
 	"rt_sigaction", "unlink", "setrlimit", "getrlimit",
 	"prlimit64", "set_robust_list", "sched_getaffinity", "ioctl",
+	"mprotect",	/* its thread's stack guard (keeper, status) */
 	NULL
 };
 #endif

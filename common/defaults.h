@@ -39,6 +39,8 @@
 #define LINGER_BYTES		(64 * 1024)
 #define FAIR_SLICE_US		1000		/* keep-alive slice under contention */
 #define IDLE_YIELD_MS		250		/* idle this long: yield silently */
+#define HEAD_GRACE_MS		5		/* a new head still arriving: to the keeper */
+#define DEFER_ACCEPT_MAX_S	10		/* TCP_DEFER_ACCEPT cap, seconds */
 #define FAST_STOP_MS		2000		/* INT: SIGKILL stragglers after this */
 #define MODULE_PROBE_MS		10000		/* -t/reload: module inits, then killed */
 #define MASTER_CHECK_MS		500		/* a worker in poll looks for its master */

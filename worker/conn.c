@@ -9,7 +9,9 @@
  * inherit both from the listener, the worker sets them on AF_UNIX ones.
  * The hot path of a kept-alive request is one read and one writev. A
  * connection idle past that first stretch is parked with the keeper
- * (SPEC 1): the worker is free for another one at once.
+ * (SPEC 1), and so is a new one whose first head is still arriving a
+ * moment after accept (fill_or_park): the worker is free for another one
+ * at once.
  */
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -304,21 +306,28 @@ idle_wait(struct conn *c)
 }
 
 /*
- * Reads more of a head. On a kept-alive connection, a head that stops
- * arriving for the fast-path time is parked with the keeper (its header
- * deadline travels with it); a connection's first head stays here.
- * Returns like fill(); -1 with c->handed when parked.
+ * Reads more of a head. A head that stops arriving for a short while is
+ * parked with the keeper, its header deadline with it (KEEPER.md 3): a
+ * slow client waits there, not in a worker. The while is HEAD_GRACE_MS on
+ * a new connection: TCP_DEFER_ACCEPT woke us with its first bytes there,
+ * and a head sent at once comes in them or in the same flight, well
+ * within it; a slowloris costs a worker only that. On a kept-alive one it
+ * is the read slice, as for its idle wait. A new connection that sent
+ * nothing (a unix socket, or past the deferral) is parked too, its idle
+ * deadline the header one. Returns like fill(); -1 with c->handed when
+ * parked.
  */
 static ssize_t
 fill_or_park(struct conn *c, long long deadline)
 {
-	long long soon = now_ms() + IDLE_YIELD_MS;
+	long long soon = now_ms() + (c->nreq == 0 ? HEAD_GRACE_MS :
+	    IDLE_YIELD_MS);
 	ssize_t n;
 
-	if (c->nreq == 0 || worker_stop || c->qfd == -1 || soon >= deadline)
+	if (worker_stop || c->qfd == -1 || soon >= deadline)
 		return fill(c, deadline);
 	n = fill(c, soon);
-	if (n == -1 && errno == ETIMEDOUT && park(c, 0, deadline) == 0)
+	if (n == -1 && errno == ETIMEDOUT && park(c, deadline, deadline) == 0)
 		return -1;
 	if (n == -1 && errno == ETIMEDOUT)
 		return fill(c, deadline);
@@ -355,7 +364,8 @@ read_head(struct conn *c, long long deadline)
 			/* While stopping, a new connection is still served (it
 			 * was accepted to be answered) and a kept-alive one gets
 			 * a short grace in idle_wait(). */
-			n = c->nreq == 0 ? fill(c, deadline) : idle_wait(c);
+			n = c->nreq == 0 ? fill_or_park(c, deadline) :
+			    idle_wait(c);
 			if (n <= 0)
 				return -1;
 			worker_slot->state = SB_READING;

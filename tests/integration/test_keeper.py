@@ -16,8 +16,11 @@ test (the worker's fast-path read) and say so.
 import json
 import os
 import re
+import shutil
 import signal
 import socket
+import subprocess
+import tempfile
 import threading
 import time
 
@@ -391,6 +394,108 @@ class Lifecycle(KeeperCase):
             body = s.read_response().body
         self.assertRegex(body, rb'keeper: pid %d, 1 parked, \d+ handed off, '
                          rb'\d+ closed idle' % srv.keeper)
+
+
+class NewConnections(KeeperCase):
+    """Slice 2: a new connection whose first head does not arrive at once
+    waits in the keeper, not in the worker that accepted it; its header
+    deadline still runs from accept. Slowloris, with the real tool."""
+
+    def test_slow_first_head_is_parked_and_the_worker_is_free(self):
+        srv = self.start_keeper(['-w', '1'], 1)
+        c = self.connect(srv)
+        c.send(b'GET /hello.txt HTTP/1.1\r\nHo')
+        self.wait_parked(srv, 1)
+        self.assert_prompt(srv)
+        c.send(b'st: x\r\n\r\n')
+        r = c.read_response()
+        self.assertEqual((r.status, r.body), (200, b'Hello, World!'))
+        self.hello(c)       # kept alive after the hand-off
+
+    def test_silent_new_connection_on_a_unix_socket_is_parked(self):
+        # No TCP_DEFER_ACCEPT on unix sockets: the worker accepts at once.
+        path = os.path.abspath(os.path.join(self.root, '..',
+                                            'slow-%d.sock' % os.getpid()))
+        self.addCleanup(lambda: os.path.exists(path) and os.unlink(path))
+        srv = self.start_keeper(['-w', '1', '-l', 'unix:' + path], 1)
+        c = UnixClient(path)
+        self.addCleanup(c.close)
+        self.wait_parked(srv, 1)
+        self.assert_prompt(srv)
+        self.hello(c)
+
+    def test_first_header_deadline_runs_from_accept(self):
+        srv = self.start_keeper(['-w', '1', '--header-timeout', '1.5'], 1)
+        c = self.connect(srv)
+        t0 = time.monotonic()
+        c.send(b'GET /hello.txt HTTP/1.1\r\n')
+        self.wait_parked(srv, 1)
+        # More bytes later must not restart it in the keeper.
+        time.sleep(0.7)     # the point: half the deadline passes
+        c.send(b'X-A: b\r\n')
+        r = c.read_response(timeout=4)
+        took = time.monotonic() - t0
+        self.assertEqual(r.status, 408, r)
+        self.assertGreater(took, 1.3, '408 after %.2f s' % took)
+        self.assertLess(took, 1.9, '408 after %.2f s: the deadline restarted'
+                        % took)
+
+    def test_slowloris_never_takes_the_workers(self):
+        # slowhttptest -H: 150 connections sending a header line a second,
+        # never finishing, against 2 workers; a probe every 0.5 s must be
+        # answered within 1 s all along.
+        exe = shutil.which('slowhttptest')
+        if exe is None:
+            # scripts/test installs it: in CI its absence is a failure.
+            self.assertFalse(os.environ.get('CI'), 'slowhttptest not installed')
+            self.skipTest('slowhttptest not installed')
+        srv = self.start_keeper(['-w', '2'], 2)
+        out = tempfile.TemporaryFile()
+        self.addCleanup(out.close)
+        tool = subprocess.Popen(
+            [exe, '-H', '-c', '150', '-r', '100', '-i', '1', '-l', '8',
+             '-u', 'http://127.0.0.1:%d/hello.txt' % srv.port],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+        def stop():
+            if tool.poll() is None:
+                tool.kill()
+            tool.wait(timeout=10)
+        self.addCleanup(stop)
+        # The tool is at full strength after its 1.5 s ramp-up; here most
+        # of its connections are then parked (the probes below say whether
+        # they are held by a worker instead).
+        wait_for(lambda: (socket_count(srv.keeper) or 0) > 100, 3.0)
+        slow = []
+        t_end = time.monotonic() + 4.5
+        while time.monotonic() < t_end:
+            t0 = time.monotonic()
+            try:
+                with Client(srv.port, timeout=1.0) as p:
+                    p.send(GET)
+                    r = p.read_response(timeout=1.0)
+                ok = r.status == 200
+            except (OSError, AssertionError) as e:
+                ok, r = False, e
+            took = time.monotonic() - t0
+            if not ok or took > 1.0:
+                slow.append((round(t0 - t_end + 4.5, 1), round(took, 2), str(r)[:60]))
+            time.sleep(max(0.0, 0.5 - took))   # the probe's period
+        alive = tool.poll() is None
+        try:
+            tool.wait(timeout=10)   # it ends at its -l; its report then
+        except subprocess.TimeoutExpired:
+            pass
+        stop()
+        out.seek(0)
+        report = re.sub(r'\x1b\[[0-9;]*[A-Za-z]', '',
+                        out.read().decode(errors='replace'))
+        self.assertEqual(slow, [], 'probes late or failed (s, took, what)')
+        self.assertTrue(alive, 'slowhttptest ended early:\n' + report[-2000:])
+        self.assertIn('SLOW HEADERS', report)
+        held = [int(n) for n in re.findall(r'connected:\s+(\d+)', report)]
+        self.assertGreaterEqual(max(held or [0]), 100, report[-2000:])
+        self.assert_serving(srv)
 
 
 if __name__ == '__main__':

@@ -424,6 +424,16 @@ class NewConnections(KeeperCase):
         self.assert_prompt(srv)
         self.hello(c)
 
+    def test_silent_tcp_connection_stays_in_the_kernel(self):
+        # TCP_DEFER_ACCEPT: no worker wakes (and nothing is parked) for a
+        # client that has sent nothing yet; its first bytes are served.
+        srv = self.start_keeper(['-w', '1'], 1)
+        c = self.connect(srv)
+        time.sleep(0.3)     # the point: well past HEAD_GRACE_MS
+        self.assertEqual(socket_count(srv.keeper), 1)
+        self.assert_prompt(srv)
+        self.hello(c)
+
     def test_first_header_deadline_runs_from_accept(self):
         srv = self.start_keeper(['-w', '1', '--header-timeout', '1.5'], 1)
         c = self.connect(srv)

@@ -55,10 +55,14 @@ set_timeo(int fd, int opt, int ms)
  * drops the client without a word.
  */
 static void
-set_defer(int fd, const struct cfg *c)
+set_defer(int fd, const struct cfg *c, const struct cfg_listen *l)
 {
 	int s = (c->header_timeout_ms + 999) / 1000;
 
+	/* The status process reads its clients under its own short
+	 * deadline, silent ones included; no keeper behind it. */
+	if (l == &c->status_listen)
+		return;
 	if (s > DEFER_ACCEPT_MAX_S)
 		s = DEFER_ACCEPT_MAX_S;
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &s, sizeof(s));
@@ -97,7 +101,7 @@ listen_open(const struct cfg *c, const struct cfg_listen *l, char *err,
 		if (family == AF_INET6)
 			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
 			    sizeof(one));
-		set_defer(fd, c);
+		set_defer(fd, c, l);
 	}
 	/* The first stretch of a keep-alive wait is a plain blocking read
 	 * (conn.c idle_wait); past it the worker watches the listeners. */
@@ -173,7 +177,7 @@ listen_adopt(const struct cfg *c, const struct cfg_listen *l, int *fds, int n)
 		set_timeo(fd, SO_RCVTIMEO, cfg_read_slice_ms(c));
 		set_timeo(fd, SO_SNDTIMEO, c->write_timeout_ms);
 		if (ss.ss_family != AF_UNIX)
-			set_defer(fd, c);
+			set_defer(fd, c, l);
 		cfg_addr_str((struct sockaddr *)&ss, len, name, sizeof(name));
 		log_info("listening on %s (inherited)", name);
 		return fd;
@@ -188,7 +192,7 @@ listen_apply(const struct cfg *c, int fd)
 	    c->idle_timeout_ms : IDLE_YIELD_MS);
 	set_timeo(fd, SO_SNDTIMEO, c->write_timeout_ms);
 	if (is_tcp(fd))
-		set_defer(fd, c);
+		set_defer(fd, c, NULL);
 	/* listen() again on a listening socket sets the new backlog. */
 	return listen(fd, c->backlog);
 }

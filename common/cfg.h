@@ -103,6 +103,7 @@ struct cfg {
 	char			sandbox_write[MAX_SANDBOX_PATHS][SANDBOX_PATH_MAX];
 	int			nsandbox_write;
 	int			max_parked;		/* connections the keeper holds */
+	int			buffer_body;		/* bodies the keeper reads first */
 };
 
 /* Fills c with the built-in defaults (no listener yet: see cfg_finish). */

@@ -19,6 +19,8 @@
 #define DEFAULT_BACKLOG			1024
 #define DEFAULT_MAX_PARKED		10000
 #define MAX_PARKED			1000000
+#define DEFAULT_BUFFER_BODY		65536
+#define MAX_BUFFER_BODY			(1024 * 1024)
 
 #define MAX_LISTENERS		16	/* --listen given at most this often */
 #define MAX_WORKERS		256

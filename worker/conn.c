@@ -57,7 +57,10 @@ now_us(void)
 int
 conn_init(struct conn *c, const struct cfg *cfg, const int *lfd, int nlfd)
 {
-	size_t cap = (size_t)cfg->max_header_size + IO_BUF_SIZE;
+	/* A head, the small body the keeper may hand over with it
+	 * (--buffer-body), and a read's worth beyond. */
+	size_t cap = (size_t)cfg->max_header_size + (size_t)cfg->buffer_body +
+	    IO_BUF_SIZE;
 	char *buf;
 
 	memset(c, 0, sizeof(*c));
@@ -188,6 +191,9 @@ park(struct conn *c, long long idle_deadline, long long head_deadline)
 	h.header_timeout_ms = c->cfg->header_timeout_ms;
 	h.idle_timeout_ms = c->cfg->idle_timeout_ms;
 	h.max_head = (uint32_t)c->cfg->max_header_size;
+	h.buffer_body = (uint32_t)c->cfg->buffer_body;
+	h.body_timeout_ms = c->cfg->body_timeout_ms;
+	h.min_body_rate = c->cfg->min_body_rate;
 	h.len = (uint32_t)c->rd.len;
 	if (handoff_send(c->qfd, &h, c->fd, c->rd.buf) == -1)
 		return -1;
@@ -332,6 +338,38 @@ fill_or_park(struct conn *c, long long deadline)
 	if (n == -1 && errno == ETIMEDOUT)
 		return fill(c, deadline);
 	return n;
+}
+
+/*
+ * A small body (Content-Length up to --buffer-body) that is not all here
+ * HEAD_GRACE_MS after its head is parked with the head: the keeper reads
+ * it under the body timeout and --min-body-rate and hands the request
+ * back whole, so a slow sender never holds a worker. Not with
+ * Expect: 100-continue: the client waits for the 100, which the worker
+ * sends on its first body read, and a request may be refused without its
+ * body (KEEPER.md). The head is at buf[0] (see park()). Returns true when
+ * parked; false to serve the request here (it may read the rest itself).
+ */
+static bool
+park_body(struct conn *c)
+{
+	const struct http_req *q = &c->rd.req;
+	long long soon = now_ms() + HEAD_GRACE_MS;
+	size_t want;
+
+	if (c->qfd == -1 || worker_stop || q->chunked || q->expect_continue ||
+	    q->content_length <= 0 ||
+	    q->content_length > (long long)c->cfg->buffer_body)
+		return false;
+	want = q->head_len + (size_t)q->content_length;
+	while (c->rd.len < want) {
+		if (fill(c, soon) > 0)
+			continue;
+		if (errno != ETIMEDOUT)
+			return false;	/* EOF, an error: found when served */
+		return park(c, 0, now_ms() + c->cfg->header_timeout_ms) == 0;
+	}
+	return false;
 }
 
 /*
@@ -749,6 +787,8 @@ conn_loop(struct conn *c, long long first_deadline)
 			linger = true;
 			break;
 		}
+		if (park_body(c))
+			return;		/* the keeper's now */
 		serve_one(c);
 		if (c->hijacked) {
 			c->fd = -1;	/* the module's now: not ours to close */

@@ -38,6 +38,11 @@ struct handoff {
 	uint32_t		len;		/* bytes already read */
 	uint32_t		peerlen;
 	struct sockaddr_storage	peer;
+	/* The body the keeper reads before a hand-off (--buffer-body),
+	 * under the sender's body timeout and --min-body-rate. */
+	uint32_t		buffer_body;
+	int32_t			body_timeout_ms;
+	long long		min_body_rate;
 };
 
 /* Fills h's fixed part (version, kind, peer). */

@@ -47,6 +47,7 @@ cfg_defaults(struct cfg *c)
 	c->access_format = ACCESS_COMBINED;
 	c->log_level = LOG_LEVEL_INFO;
 	c->max_parked = DEFAULT_MAX_PARKED;
+	c->buffer_body = DEFAULT_BUFFER_BODY;
 }
 
 /*
@@ -810,6 +811,8 @@ set_key(struct cfg *c, const char *key, const char *val, char *err,
 		SET_COUNT(backlog, 1, 65535);
 	if (strcmp(key, "max-parked") == 0)
 		SET_COUNT(max_parked, 1, MAX_PARKED);
+	if (strcmp(key, "buffer-body") == 0)
+		SET_COUNT(buffer_body, 0, MAX_BUFFER_BODY);
 	if (strcmp(key, "access-log") == 0 || strcmp(key, "error-log") == 0) {
 		char *dst = key[0] == 'a' ? c->access_log : c->error_log;
 

@@ -113,6 +113,7 @@ struct cfg {
 	int			max_parked;		/* connections the keeper holds */
 	struct cfg_cidr		trusted[MAX_TRUSTED_PROXIES];	/* SPEC 9 */
 	int			ntrusted;
+	int			buffer_body;		/* bodies the keeper reads first */
 };
 
 /* Fills c with the built-in defaults (no listener yet: see cfg_finish). */

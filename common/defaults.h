@@ -19,6 +19,8 @@
 #define DEFAULT_BACKLOG			1024
 #define DEFAULT_MAX_PARKED		10000
 #define MAX_PARKED			1000000
+#define DEFAULT_BUFFER_BODY		65536
+#define MAX_BUFFER_BODY			(1024 * 1024)
 
 #define MAX_LISTENERS		16	/* --listen given at most this often */
 #define MAX_WORKERS		256
@@ -39,6 +41,8 @@
 #define LINGER_BYTES		(64 * 1024)
 #define FAIR_SLICE_US		1000		/* keep-alive slice under contention */
 #define IDLE_YIELD_MS		250		/* idle this long: yield silently */
+#define HEAD_GRACE_MS		5		/* a new head still arriving: to the keeper */
+#define DEFER_ACCEPT_MAX_S	10		/* TCP_DEFER_ACCEPT cap, seconds */
 #define FAST_STOP_MS		2000		/* INT: SIGKILL stragglers after this */
 #define MODULE_PROBE_MS		10000		/* -t/reload: module inits, then killed */
 #define MASTER_CHECK_MS		500		/* a worker in poll looks for its master */

@@ -23,7 +23,7 @@ enum {
 	OPT_ERROR_LOG, OPT_LOG_LEVEL, OPT_MODULE_OPTION, OPT_STATUS_LISTEN,
 	OPT_CACHE_CONTROL, OPT_MIME_TYPE, OPT_ERROR_PAGE, OPT_AUTOINDEX,
 	OPT_HEALTH_PATH, OPT_SANDBOX, OPT_SANDBOX_READ, OPT_SANDBOX_WRITE,
-	OPT_MAX_PARKED, OPT_TRUSTED_PROXY
+	OPT_MAX_PARKED, OPT_TRUSTED_PROXY, OPT_BUFFER_BODY
 };
 
 /* Keys that may be given more than once: flags replace the file's list. */
@@ -71,6 +71,7 @@ static const struct option longopts[] = {
 	{ "sandbox-write",	required_argument, NULL, OPT_SANDBOX_WRITE },
 	{ "max-parked",		required_argument, NULL, OPT_MAX_PARKED },
 	{ "trusted-proxy",	required_argument, NULL, OPT_TRUSTED_PROXY },
+	{ "buffer-body",	required_argument, NULL, OPT_BUFFER_BODY },
 	{ "help",		no_argument,	   NULL, 'h' },
 	{ "version",		no_argument,	   NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
@@ -104,6 +105,9 @@ flags_usage(FILE *f)
 "Timeouts (seconds, decimals allowed):\n"
 "      --header-timeout S     to receive a request head (default 10)\n"
 "      --body-timeout S       max gap between body reads (default 30)\n"
+"      --buffer-body BYTES    a Content-Length body up to this size is read\n"
+"                             by the keeper before a worker gets the\n"
+"                             request (default 65536, 0: off)\n"
 "      --min-body-rate B      bytes/s a body must keep up after the first\n"
 "                             body-timeout period (default 500)\n"
 "      --write-timeout S      max gap between response writes (default 30)\n"

@@ -44,6 +44,40 @@ set_timeo(int fd, int opt, int ms)
 	(void)setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof(tv));
 }
 
+/*
+ * TCP_DEFER_ACCEPT: the kernel completes the handshake into the accept
+ * queue only once the client sent data, so a worker wakes for a head it
+ * can read at once, and a client that connects and stays silent costs no
+ * process (after the deferral it is accepted anyway and parked with the
+ * keeper). As long as the header timeout, so that a silent client is not
+ * kept much beyond it, and at most DEFER_ACCEPT_MAX_S: the kernel counts
+ * the time in SYN-ACK retransmissions, and past tcp_synack_retries it
+ * drops the client without a word.
+ */
+static void
+set_defer(int fd, const struct cfg *c, const struct cfg_listen *l)
+{
+	int s = (c->header_timeout_ms + 999) / 1000;
+
+	/* The status process reads its clients under its own short
+	 * deadline, silent ones included; no keeper behind it. */
+	if (l == &c->status_listen)
+		return;
+	if (s > DEFER_ACCEPT_MAX_S)
+		s = DEFER_ACCEPT_MAX_S;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &s, sizeof(s));
+}
+
+static bool
+is_tcp(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	return getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6);
+}
+
 int
 listen_open(const struct cfg *c, const struct cfg_listen *l, char *err,
     size_t errlen, int *exitcode)
@@ -67,6 +101,7 @@ listen_open(const struct cfg *c, const struct cfg_listen *l, char *err,
 		if (family == AF_INET6)
 			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
 			    sizeof(one));
+		set_defer(fd, c, l);
 	}
 	/* The first stretch of a keep-alive wait is a plain blocking read
 	 * (conn.c idle_wait); past it the worker watches the listeners. */
@@ -141,6 +176,8 @@ listen_adopt(const struct cfg *c, const struct cfg_listen *l, int *fds, int n)
 		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
 		set_timeo(fd, SO_RCVTIMEO, cfg_read_slice_ms(c));
 		set_timeo(fd, SO_SNDTIMEO, c->write_timeout_ms);
+		if (ss.ss_family != AF_UNIX)
+			set_defer(fd, c, l);
 		cfg_addr_str((struct sockaddr *)&ss, len, name, sizeof(name));
 		log_info("listening on %s (inherited)", name);
 		return fd;
@@ -154,6 +191,8 @@ listen_apply(const struct cfg *c, int fd)
 	set_timeo(fd, SO_RCVTIMEO, c->idle_timeout_ms < IDLE_YIELD_MS ?
 	    c->idle_timeout_ms : IDLE_YIELD_MS);
 	set_timeo(fd, SO_SNDTIMEO, c->write_timeout_ms);
+	if (is_tcp(fd))
+		set_defer(fd, c, NULL);
 	/* listen() again on a listening socket sets the new backlog. */
 	return listen(fd, c->backlog);
 }

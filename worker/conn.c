@@ -9,7 +9,9 @@
  * inherit both from the listener, the worker sets them on AF_UNIX ones.
  * The hot path of a kept-alive request is one read and one writev. A
  * connection idle past that first stretch is parked with the keeper
- * (SPEC 1): the worker is free for another one at once.
+ * (SPEC 1), and so is a new one whose first head is still arriving a
+ * moment after accept (fill_or_park): the worker is free for another one
+ * at once.
  */
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -57,7 +59,10 @@ now_us(void)
 int
 conn_init(struct conn *c, const struct cfg *cfg, const int *lfd, int nlfd)
 {
-	size_t cap = (size_t)cfg->max_header_size + IO_BUF_SIZE;
+	/* A head, the small body the keeper may hand over with it
+	 * (--buffer-body), and a read's worth beyond. */
+	size_t cap = (size_t)cfg->max_header_size + (size_t)cfg->buffer_body +
+	    IO_BUF_SIZE;
 	char *buf;
 
 	memset(c, 0, sizeof(*c));
@@ -192,6 +197,9 @@ park(struct conn *c, long long idle_deadline, long long head_deadline)
 	h.header_timeout_ms = c->cfg->header_timeout_ms;
 	h.idle_timeout_ms = c->cfg->idle_timeout_ms;
 	h.max_head = (uint32_t)c->cfg->max_header_size;
+	h.buffer_body = (uint32_t)c->cfg->buffer_body;
+	h.body_timeout_ms = c->cfg->body_timeout_ms;
+	h.min_body_rate = c->cfg->min_body_rate;
 	h.len = (uint32_t)c->rd.len;
 	if (handoff_send(c->qfd, &h, c->fd, c->rd.buf) == -1)
 		return -1;
@@ -310,25 +318,64 @@ idle_wait(struct conn *c)
 }
 
 /*
- * Reads more of a head. On a kept-alive connection, a head that stops
- * arriving for the fast-path time is parked with the keeper (its header
- * deadline travels with it); a connection's first head stays here.
- * Returns like fill(); -1 with c->handed when parked.
+ * Reads more of a head. A head that stops arriving for a short while is
+ * parked with the keeper, its header deadline with it (KEEPER.md 3): a
+ * slow client waits there, not in a worker. The while is HEAD_GRACE_MS on
+ * a new connection: TCP_DEFER_ACCEPT woke us with its first bytes there,
+ * and a head sent at once comes in them or in the same flight, well
+ * within it; a slowloris costs a worker only that. On a kept-alive one it
+ * is the read slice, as for its idle wait. A new connection that sent
+ * nothing (a unix socket, or past the deferral) is parked too, its idle
+ * deadline the header one. Returns like fill(); -1 with c->handed when
+ * parked.
  */
 static ssize_t
 fill_or_park(struct conn *c, long long deadline)
 {
-	long long soon = now_ms() + IDLE_YIELD_MS;
+	long long soon = now_ms() + (c->nreq == 0 ? HEAD_GRACE_MS :
+	    IDLE_YIELD_MS);
 	ssize_t n;
 
-	if (c->nreq == 0 || worker_stop || c->qfd == -1 || soon >= deadline)
+	if (worker_stop || c->qfd == -1 || soon >= deadline)
 		return fill(c, deadline);
 	n = fill(c, soon);
-	if (n == -1 && errno == ETIMEDOUT && park(c, 0, deadline) == 0)
+	if (n == -1 && errno == ETIMEDOUT && park(c, deadline, deadline) == 0)
 		return -1;
 	if (n == -1 && errno == ETIMEDOUT)
 		return fill(c, deadline);
 	return n;
+}
+
+/*
+ * A small body (Content-Length up to --buffer-body) that is not all here
+ * HEAD_GRACE_MS after its head is parked with the head: the keeper reads
+ * it under the body timeout and --min-body-rate and hands the request
+ * back whole, so a slow sender never holds a worker. Not with
+ * Expect: 100-continue: the client waits for the 100, which the worker
+ * sends on its first body read, and a request may be refused without its
+ * body (KEEPER.md). The head is at buf[0] (see park()). Returns true when
+ * parked; false to serve the request here (it may read the rest itself).
+ */
+static bool
+park_body(struct conn *c)
+{
+	const struct http_req *q = &c->rd.req;
+	long long soon = now_ms() + HEAD_GRACE_MS;
+	size_t want;
+
+	if (c->qfd == -1 || worker_stop || q->chunked || q->expect_continue ||
+	    q->content_length <= 0 ||
+	    q->content_length > (long long)c->cfg->buffer_body)
+		return false;
+	want = q->head_len + (size_t)q->content_length;
+	while (c->rd.len < want) {
+		if (fill(c, soon) > 0)
+			continue;
+		if (errno != ETIMEDOUT)
+			return false;	/* EOF, an error: found when served */
+		return park(c, 0, now_ms() + c->cfg->header_timeout_ms) == 0;
+	}
+	return false;
 }
 
 /*
@@ -361,7 +408,8 @@ read_head(struct conn *c, long long deadline)
 			/* While stopping, a new connection is still served (it
 			 * was accepted to be answered) and a kept-alive one gets
 			 * a short grace in idle_wait(). */
-			n = c->nreq == 0 ? fill(c, deadline) : idle_wait(c);
+			n = c->nreq == 0 ? fill_or_park(c, deadline) :
+			    idle_wait(c);
 			if (n <= 0)
 				return -1;
 			worker_slot->state = SB_READING;
@@ -800,6 +848,8 @@ conn_loop(struct conn *c, long long first_deadline)
 			linger = true;
 			break;
 		}
+		if (park_body(c))
+			return;		/* the keeper's now */
 		serve_one(c);
 		if (c->hijacked) {
 			c->fd = -1;	/* the module's now: not ours to close */

@@ -42,6 +42,11 @@ struct handoff {
 	 * PROXY header's source); clientlen 0: the peer is the client. */
 	uint32_t		clientlen;
 	struct sockaddr_storage	client;
+	/* The body the keeper reads before a hand-off (--buffer-body),
+	 * under the sender's body timeout and --min-body-rate. */
+	uint32_t		buffer_body;
+	int32_t			body_timeout_ms;
+	long long		min_body_rate;
 };
 
 /* Fills h's fixed part (version, kind, peer). */

@@ -5,9 +5,12 @@
  * A parked connection costs a small struct, plus a buffer only once its
  * next head starts to arrive. Whether a head is complete (or wrong: 400,
  * 414, 431...) is decided by http_parse_head(), the workers' own reader,
- * so both sides agree byte for byte. A complete head goes to whichever
- * worker takes it from the queue, with every byte read; the keeper's copy
- * is closed only once the message is sent (one owner, KEEPER.md).
+ * so both sides agree byte for byte. A small body by Content-Length
+ * (--buffer-body) is read here too before the hand-off, under the body
+ * timeout and --min-body-rate (kconn_body). A complete request goes to
+ * whichever worker takes it from the queue, with every byte read; the
+ * keeper's copy is closed only once the message is sent (one owner,
+ * KEEPER.md).
  * Handler code never runs here; the only responses written here are the
  * reader's errors and 408, by a canned writer.
  */
@@ -38,6 +41,7 @@
 enum kstate {
 	K_IDLE,		/* no byte of the next request yet */
 	K_HEAD,		/* part of a head: the header deadline runs */
+	K_BODY,		/* a complete head, its small body arriving */
 	K_READY,	/* a complete head waits for room in the queue */
 	K_LINGER	/* write side shut: reading what comes until EOF */
 };
@@ -50,6 +54,9 @@ struct kconn {
 	struct kconn	*prev, *next;	/* the idle or the ready list */
 	char		*buf;		/* the bytes read, NULL while idle */
 	size_t		 len, cap;
+	size_t		 want;		/* K_BODY: head and body, bytes */
+	size_t		 head_len;	/* K_BODY */
+	long long	 body_start;	/* K_BODY: ms, for --min-body-rate */
 	struct handoff	 h;
 };
 
@@ -372,6 +379,68 @@ kconn_grow(struct kconn *c)
 	return 0;
 }
 
+/*
+ * A complete head (just parsed into rd): a small body by Content-Length
+ * (up to the sender's --buffer-body) is read here before the hand-off,
+ * so that a slow sender holds no worker. Chunked bodies, larger ones and
+ * Expect: 100-continue go to a worker with the head (the client waits
+ * for a 100 that the worker sends; KEEPER.md). Returns 0 when c can be
+ * handed over now, 1 when its body is being read (or it was answered).
+ */
+static int
+kconn_body(struct kconn *c)
+{
+	const struct http_req *q = &rd.req;
+	size_t want;
+	char *nb;
+
+	if (q->chunked || q->expect_continue || q->content_length <= 0 ||
+	    q->content_length > (long long)c->h.buffer_body)
+		return 0;
+	want = q->head_len + (size_t)q->content_length;
+	if (c->len >= want)
+		return 0;
+	if (c->cap < want) {
+		if ((nb = realloc(c->buf, want)) == NULL) {
+			kconn_answer(c, 503);
+			return 1;
+		}
+		c->buf = nb;
+		c->cap = want;
+	}
+	c->want = want;
+	c->head_len = q->head_len;
+	c->state = K_BODY;
+	c->body_start = now_ms();
+	if (heap_set(c, c->body_start + c->h.body_timeout_ms) == -1)
+		kconn_answer(c, 503);
+	return 1;
+}
+
+/*
+ * More of a body: the body timeout runs again from each read; after one
+ * timeout period, a sender slower than --min-body-rate gets 408 (as in a
+ * worker's conn_read_body).
+ */
+static void
+kconn_body_read(struct kconn *c)
+{
+	long long now = now_ms(), el = now - c->body_start;
+
+	if (c->len >= c->want) {
+		kconn_ready(c);
+		return;
+	}
+	if (c->h.min_body_rate > 0 && el > c->h.body_timeout_ms &&
+	    (long long)(c->len - c->head_len) * 1000 / el <
+	    c->h.min_body_rate) {
+		kconn_answer(c, 408);
+		return;
+	}
+	if (heap_set(c, now + c->h.body_timeout_ms) == -1)
+		kconn_answer(c, 503);
+}
+
 /* Judges c's bytes: hands over, answers an error, or waits for more. */
 static void
 kconn_judge(struct kconn *c)
@@ -385,8 +454,10 @@ kconn_judge(struct kconn *c)
 	}
 	rc = kconn_parse(c);
 
-	if (rc == PARSE_HEAD)
+	if (rc == PARSE_HEAD && kconn_body(c) == 0)
 		kconn_ready(c);
+	else if (rc == PARSE_HEAD)
+		return;		/* reading the body, or answered */
 	else if (rc != PARSE_AGAIN)
 		kconn_answer(c, rc);
 	else if (c->len >= max)
@@ -405,7 +476,7 @@ kconn_readable(struct kconn *c)
 			kconn_close(c);
 		return;
 	}
-	if (kconn_grow(c) == -1) {
+	if (c->state != K_BODY && kconn_grow(c) == -1) {
 		kconn_answer(c, 503);
 		return;
 	}
@@ -424,7 +495,10 @@ kconn_readable(struct kconn *c)
 		return;
 	}
 	c->len += (size_t)n;
-	kconn_judge(c);
+	if (c->state == K_BODY)
+		kconn_body_read(c);
+	else
+		kconn_judge(c);
 }
 
 /* Over --max-parked: the oldest connection that sent nothing goes first. */
@@ -522,6 +596,7 @@ expire(void)
 				kconn_close(c);
 			break;
 		case K_HEAD:
+		case K_BODY:
 			kconn_answer(c, 408);
 			break;
 		default:
@@ -571,8 +646,8 @@ keeper_init(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	raise_nofile();
-	/* The largest head a worker may hold, plus its read-ahead. */
-	rcap = MAX_HEADER_SIZE + IO_BUF_SIZE;
+	/* The most a worker may hold: a head, a body, its read-ahead. */
+	rcap = MAX_HEADER_SIZE + MAX_BUFFER_BODY + IO_BUF_SIZE;
 	if ((rbuf = malloc(rcap)) == NULL ||
 	    (kep = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
 	    epoll_ctl(kep, EPOLL_CTL_ADD, kq, &ev) == -1) {
@@ -607,7 +682,7 @@ begin_term(void)
 	while (ready.head != NULL)
 		kconn_linger(ready.head);
 	for (size_t i = 0; i < nheap; i++)
-		if (heap[i]->state == K_HEAD) {
+		if (heap[i]->state == K_HEAD || heap[i]->state == K_BODY) {
 			kconn_linger(heap[i]);
 			i = (size_t)-1;		/* the heap moved: again */
 		}

@@ -16,8 +16,11 @@ test (the worker's fast-path read) and say so.
 import json
 import os
 import re
+import shutil
 import signal
 import socket
+import subprocess
+import tempfile
 import threading
 import time
 
@@ -391,6 +394,209 @@ class Lifecycle(KeeperCase):
             body = s.read_response().body
         self.assertRegex(body, rb'keeper: pid %d, 1 parked, \d+ handed off, '
                          rb'\d+ closed idle' % srv.keeper)
+
+
+class NewConnections(KeeperCase):
+    """Slice 2: a new connection whose first head does not arrive at once
+    waits in the keeper, not in the worker that accepted it; its header
+    deadline still runs from accept. Slowloris, with the real tool."""
+
+    def test_slow_first_head_is_parked_and_the_worker_is_free(self):
+        srv = self.start_keeper(['-w', '1'], 1)
+        c = self.connect(srv)
+        c.send(b'GET /hello.txt HTTP/1.1\r\nHo')
+        self.wait_parked(srv, 1)
+        self.assert_prompt(srv)
+        c.send(b'st: x\r\n\r\n')
+        r = c.read_response()
+        self.assertEqual((r.status, r.body), (200, b'Hello, World!'))
+        self.hello(c)       # kept alive after the hand-off
+
+    def test_silent_new_connection_on_a_unix_socket_is_parked(self):
+        # No TCP_DEFER_ACCEPT on unix sockets: the worker accepts at once.
+        path = os.path.abspath(os.path.join(self.root, '..',
+                                            'slow-%d.sock' % os.getpid()))
+        self.addCleanup(lambda: os.path.exists(path) and os.unlink(path))
+        srv = self.start_keeper(['-w', '1', '-l', 'unix:' + path], 1)
+        c = UnixClient(path)
+        self.addCleanup(c.close)
+        self.wait_parked(srv, 1)
+        self.assert_prompt(srv)
+        self.hello(c)
+
+    def test_silent_tcp_connection_stays_in_the_kernel(self):
+        # TCP_DEFER_ACCEPT: no worker wakes (and nothing is parked) for a
+        # client that has sent nothing yet; its first bytes are served.
+        srv = self.start_keeper(['-w', '1'], 1)
+        c = self.connect(srv)
+        time.sleep(0.3)     # the point: well past HEAD_GRACE_MS
+        self.assertEqual(socket_count(srv.keeper), 1)
+        self.assert_prompt(srv)
+        self.hello(c)
+
+    def test_first_header_deadline_runs_from_accept(self):
+        srv = self.start_keeper(['-w', '1', '--header-timeout', '1.5'], 1)
+        c = self.connect(srv)
+        t0 = time.monotonic()
+        c.send(b'GET /hello.txt HTTP/1.1\r\n')
+        self.wait_parked(srv, 1)
+        # More bytes later must not restart it in the keeper.
+        time.sleep(0.7)     # the point: half the deadline passes
+        c.send(b'X-A: b\r\n')
+        r = c.read_response(timeout=4)
+        took = time.monotonic() - t0
+        self.assertEqual(r.status, 408, r)
+        self.assertGreater(took, 1.3, '408 after %.2f s' % took)
+        self.assertLess(took, 1.9, '408 after %.2f s: the deadline restarted'
+                        % took)
+
+    def test_slowloris_never_takes_the_workers(self):
+        # slowhttptest -H: 150 connections sending a header line a second,
+        # never finishing, against 2 workers; a probe every 0.5 s must be
+        # answered within 1 s all along.
+        slow_attack(self, ['-H'], 'SLOW HEADERS')
+
+
+def slow_attack(self, mode, banner, extra=()):
+    """Runs slowhttptest (mode) with 150 connections at 100/s, a followup
+    every second, against 2 workers, probing every 0.5 s meanwhile: each
+    probe must be answered within 1 s."""
+    exe = shutil.which('slowhttptest')
+    if exe is None:
+        # scripts/test installs it: in CI its absence is a failure.
+        self.assertFalse(os.environ.get('CI'), 'slowhttptest not installed')
+        self.skipTest('slowhttptest not installed')
+    srv = self.start_keeper(['-w', '2'] + list(extra), 2)
+    out = tempfile.TemporaryFile()
+    self.addCleanup(out.close)
+    tool = subprocess.Popen(
+        [exe] + list(mode) + ['-c', '150', '-r', '100', '-i', '1', '-l', '8',
+         '-u', 'http://127.0.0.1:%d/hello.txt' % srv.port],
+        stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+    def stop():
+        if tool.poll() is None:
+            tool.kill()
+        tool.wait(timeout=10)
+    self.addCleanup(stop)
+    # The tool is at full strength after its 1.5 s ramp-up; here most
+    # of its connections are then parked (the probes below say whether
+    # they are held by a worker instead).
+    wait_for(lambda: (socket_count(srv.keeper) or 0) > 100, 3.0)
+    slow = []
+    t_end = time.monotonic() + 4.5
+    while time.monotonic() < t_end:
+        t0 = time.monotonic()
+        try:
+            with Client(srv.port, timeout=1.0) as p:
+                p.send(GET)
+                r = p.read_response(timeout=1.0)
+            ok = r.status == 200
+        except (OSError, AssertionError) as e:
+            ok, r = False, e
+        took = time.monotonic() - t0
+        if not ok or took > 1.0:
+            slow.append((round(t0 - t_end + 4.5, 1), round(took, 2), str(r)[:60]))
+        time.sleep(max(0.0, 0.5 - took))   # the probe's period
+    alive = tool.poll() is None
+    try:
+        tool.wait(timeout=10)   # it ends at its -l; its report then
+    except subprocess.TimeoutExpired:
+        pass
+    stop()
+    out.seek(0)
+    report = re.sub(r'\x1b\[[0-9;]*[A-Za-z]', '',
+                    out.read().decode(errors='replace'))
+    self.assertEqual(slow, [], 'probes late or failed (s, took, what)')
+    self.assertTrue(alive, 'slowhttptest ended early:\n' + report[-2000:])
+    self.assertIn(banner, report)
+    held = [int(n) for n in re.findall(r'connected:\s+(\d+)', report)]
+    self.assertGreaterEqual(max(held or [0]), 100, report[-2000:])
+    self.assert_serving(srv)
+
+
+class SlowBodies(KeeperCase):
+    """Slice 2: a small body by Content-Length (--buffer-body) is read by
+    the keeper, not by a worker, before the request is served."""
+
+    def echo_server(self, extra=()):
+        return self.start_keeper(['-w', '1', '-m', '/echo=' + shipped_path('echo')]
+                                 + list(extra), 1)
+
+    def post_head(self, n, extra=()):
+        return request_bytes('POST', '/echo', [('Content-Length', str(n))]
+                             + list(extra))
+
+    def test_slow_body_of_a_new_connection_waits_in_the_keeper(self):
+        srv = self.echo_server()
+        c = self.connect(srv)
+        c.send(self.post_head(10) + b'hello')
+        self.wait_parked(srv, 1)
+        self.assert_prompt(srv)
+        c.send(b'world')
+        r = c.read_response()
+        self.assertEqual(r.status, 200, r)
+        self.assertIn(b'helloworld', r.body)
+        self.assert_prompt(srv)
+
+    def test_big_body_crosses_in_a_memfd(self):
+        # 48 KiB: more than HANDOFF_INLINE_MAX travels in a memfd.
+        srv = self.echo_server()
+        c = self.connect(srv)
+        body = bytes(range(256)) * 192
+        c.send(self.post_head(len(body)) + body[:1000])
+        self.wait_parked(srv, 1)
+        c.send(body[1000:])
+        r = c.read_response()
+        self.assertEqual(r.status, 200, r)
+        self.assertIn(body, r.body)
+
+    def test_kept_alive_connection_and_a_pipelined_request(self):
+        srv = self.echo_server()
+        c = self.connect(srv)
+        self.hello(c)
+        self.wait_parked(srv, 1)
+        c.send(self.post_head(6) + b'abc')
+        self.wait_parked(srv, 1)
+        c.send(b'def' + GET)
+        r = c.read_response()
+        self.assertEqual(r.status, 200, r)
+        self.assertIn(b'abcdef', r.body)
+        r = c.read_response()
+        self.assertEqual((r.status, r.body), (200, b'Hello, World!'))
+
+    def test_body_timeout_in_the_keeper(self):
+        srv = self.echo_server(['--body-timeout', '1'])
+        c = self.connect(srv)
+        t0 = time.monotonic()
+        c.send(self.post_head(10) + b'hel')
+        self.wait_parked(srv, 1)
+        r = c.read_response(timeout=4)
+        took = time.monotonic() - t0
+        self.assertEqual(r.status, 408, r)
+        self.assertGreater(took, 0.8, '408 after %.2f s' % took)
+        self.assert_closed(c)
+
+    def test_slow_bodies_never_take_the_workers(self):
+        # slowhttptest -B: 150 POSTs of 8 KiB sending a few bytes a second.
+        slow_attack(self, ['-B', '-s', '8192'], 'SLOW BODY')
+
+    def test_expect_continue_and_buffer_body_0_stay_with_the_worker(self):
+        for extra, hdrs in [((), [('Expect', '100-continue')]),
+                            (('--buffer-body', '0'), [])]:
+            with self.subTest(extra=extra):
+                srv = self.echo_server(extra)
+                c = self.connect(srv)
+                c.send(self.post_head(5, hdrs))
+                if hdrs:
+                    self.assertEqual(c.read_response().status, 100)
+                c.send(b'he')
+                time.sleep(0.2)     # the point: past HEAD_GRACE_MS
+                self.assertEqual(socket_count(srv.keeper), 1)
+                c.send(b'llo')
+                r = c.read_response()
+                self.assertEqual(r.status, 200, r)
+                self.assertIn(b'hello', r.body)
 
 
 if __name__ == '__main__':

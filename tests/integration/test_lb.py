@@ -498,6 +498,8 @@ class MetricsTest(LBTestCase):
         self.assertTrue(wait_for(lambda: val(self.scrape(srv), 'preforkd_workers',
                                              state='handling') == 1, 5))
         waiting = [self.connect(srv) for _ in range(5)]
+        for c in waiting:   # TCP_DEFER_ACCEPT: queued once they send
+            c.send(b'GET /')
         self.assertTrue(wait_for(lambda: self.scrape(srv)[key] == 5, 5),
                         self.scrape(srv)[key])
         for c in waiting:

@@ -372,9 +372,28 @@ read_head(struct conn *c, long long deadline)
 	}
 }
 
+/*
+ * After a write interrupted with nothing sent: whether the client has now
+ * taken nothing for the write timeout. The title's timer (crash.c) ticks
+ * during long writes, and each new call would start SO_SNDTIMEO afresh;
+ * *since is when the stall was first seen (0: progress since), so the
+ * timeout is kept to within one tick.
+ */
+static bool
+write_stalled(const struct conn *c, long long *since)
+{
+	long long now = now_ms();
+
+	if (*since == 0)
+		*since = now;
+	return c->cfg->write_timeout_ms > 0 &&
+	    now - *since >= c->cfg->write_timeout_ms;
+}
+
 int
 conn_writev(struct conn *c, struct iovec *iov, int iovcnt)
 {
+	long long stall = 0;
 	ssize_t n;
 
 	if (c->broken)
@@ -385,11 +404,12 @@ conn_writev(struct conn *c, struct iovec *iov, int iovcnt)
 		c->head_sent = true;
 		n = writev(c->fd, iov, iovcnt);
 		if (n < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR && !write_stalled(c, &stall))
 				continue;
 			c->broken = true;
 			return -1;
 		}
+		stall = 0;
 		iov_advance(&iov, &iovcnt, (size_t)n);
 	}
 	return 0;
@@ -399,17 +419,19 @@ int
 conn_send_more(struct conn *c, const void *p, size_t len)
 {
 	const char *s = p;
+	long long stall = 0;
 	ssize_t n;
 
 	while (len > 0 && !c->broken) {
 		c->head_sent = true;	/* before the call: see conn_writev() */
 		n = send(c->fd, s, len, MSG_MORE | MSG_NOSIGNAL);
 		if (n < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR && !write_stalled(c, &stall))
 				continue;
 			c->broken = true;
 			return -1;
 		}
+		stall = 0;
 		s += n;
 		len -= (size_t)n;
 	}
@@ -419,17 +441,19 @@ conn_send_more(struct conn *c, const void *p, size_t len)
 int
 conn_sendfile(struct conn *c, int fd, off_t off, size_t len)
 {
+	long long stall = 0;
 	ssize_t n;
 
 	while (len > 0 && !c->broken) {
 		c->head_sent = true;	/* before the call: see conn_writev() */
 		n = sendfile(c->fd, fd, &off, len);
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && errno == EINTR && !write_stalled(c, &stall))
 			continue;
 		if (n <= 0) {		/* error, timeout, or the file shrank */
 			c->broken = true;
 			return -1;
 		}
+		stall = 0;
 		len -= (size_t)n;
 	}
 	return c->broken ? -1 : 0;

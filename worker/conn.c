@@ -26,6 +26,7 @@
 #include "alog.h"
 #include "api.h"
 #include "conn.h"
+#include "crash.h"
 #include "health.h"
 #include "handoff.h"
 #include "iov.h"
@@ -622,8 +623,14 @@ conn_close(struct conn *c, bool linger)
 		while (total < LINGER_BYTES) {
 			long long left = deadline - now_ms();
 			ssize_t n;
+			int rc;
 
-			if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+			if (left <= 0)
+				break;
+			/* The title's timer may tick in here (crash.c). */
+			if ((rc = poll(&pfd, 1, (int)left)) == -1 && errno == EINTR)
+				continue;
+			if (rc <= 0)
 				break;
 			n = read(c->fd, c->rd.buf, c->rd.cap);
 			if (n <= 0)
@@ -671,6 +678,7 @@ serve_one(struct conn *c)
 	worker_slot->req_start_ms = (long long)c->t0.tv_sec * 1000 +
 	    c->t0.tv_nsec / 1000000;
 	worker_slot->state = SB_HANDLING;
+	crash_request_begin();
 	c->have_req = true;
 	c->yield = false;
 	c->status = 0;
@@ -696,6 +704,7 @@ serve_one(struct conn *c)
 	alog_write(c);
 	health_count(c);
 	worker_slot->req_start_ms = 0;
+	crash_request_end();
 	if (worker_quota != 0 && worker_slot->requests >= worker_quota &&
 	    !worker_slot->recycle) {
 		worker_slot->recycle = 1;	/* the master replaces us */

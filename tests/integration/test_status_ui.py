@@ -59,9 +59,11 @@ def status_port(srv, timeout=10.0):
 class Titles(ServerTestCase):
 
     def test_long_request_shows_in_title(self):
+        # Strict: the title's tick must not need a syscall it does not allow.
         srv, pids = self.start_ready(['-w', '1', '-m', '/f=' + module_path('fault'),
                                       '--module-option', '/f mode sleep',
-                                      '--module-option', '/f ms %d' % SLEEP_MS], 1)
+                                      '--module-option', '/f ms %d' % SLEEP_MS,
+                                      '--sandbox', 'strict'], 1)
         pid = pids[0]
         idle = title(pid)
         self.assertRegex(idle, r'^preforkd: worker 1 \(gen 1\)$')
@@ -89,6 +91,34 @@ class Titles(ServerTestCase):
         self.assertTrue(wait_for(lambda: title(pid) == idle, 2.0),
                         'title after the request: %r' % title(pid))
         self.assertNotIn('s3cret', ' '.join(str(s) for s in seen))
+
+    def test_slow_download_shows_in_title(self):
+        """A static response the client reads slowly: "writing" while the
+        worker waits in sendfile(), idle once it is all out."""
+        root = tempfile.mkdtemp(prefix='pfk-big-')
+        self.addCleanup(shutil.rmtree, root, True)
+        size = 64 * 1024 * 1024
+        with open(os.path.join(root, 'big.bin'), 'wb') as f:
+            f.truncate(size)            # sparse: cheap to make, real to send
+        srv, pids = self.start_ready(['-w', '1', '--sandbox', 'strict'], 1,
+                                     docroot=root)
+        idle = title(pids[0])
+        c = self.connect(srv, rcvbuf=4096)
+        c.send(request_bytes('GET', '/big.bin?k=v'))
+        self.assertTrue(wait_for(lambda: re.match(
+            r'^preforkd: worker 1 \(gen 1\) writing GET /big\.bin \d+\.\ds$',
+            title(pids[0]) or ''), 5),
+            'title while the client reads slowly: %r' % title(pids[0]))
+        self.assertEqual(c.read_head()[1], 200)
+        got = len(c.buf)
+        c.sock.settimeout(30)
+        while got < size:
+            data = c.sock.recv(1 << 20)
+            self.assertTrue(data, 'closed after %d of %d bytes' % (got, size))
+            got += len(data)
+        self.assertEqual(got, size)
+        self.assertTrue(wait_for(lambda: title(pids[0]) == idle, 3),
+                        'title after the download: %r' % title(pids[0]))
 
     def test_short_requests_leave_title_alone(self):
         srv, pids = self.start_ready(['-w', '1'], 1)

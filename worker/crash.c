@@ -11,7 +11,9 @@
  * TITLE_TICK_MS while it lasts. It costs no syscall per request: it is
  * armed when a request starts and none is pending; when it fires early
  * (it was armed for an earlier request), it re-arms itself for the
- * current one; when it fires between requests, it stops.
+ * current one; when it fires between requests, it stops. A busy worker
+ * so pays one SIGALRM and one setitimer() per TITLE_AFTER_MS, whatever its
+ * request rate (measured: 10 a second at 58k requests a second).
  */
 #include <sys/socket.h>
 #include <sys/time.h>

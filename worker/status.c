@@ -50,8 +50,8 @@
 /* A worker rendered in any format, every string escaped 6 to 1. */
 #define STATUS_ROW_MAX		2048
 #define HIST_LEN		600	/* per-second values: 10 minutes */
-/* The three series in any format: 20 digits and a separator a value. */
-#define HIST_BODY_MAX		(3 * HIST_LEN * 24 + 8192)
+/* The three series in any format: a value is at most a crash bar's rect. */
+#define HIST_BODY_MAX		(3 * HIST_LEN * 48 + 8192)
 #define STATUS_BODY_MAX		(SB_SLOTS * STATUS_ROW_MAX + HIST_BODY_MAX + \
 				    16384)
 

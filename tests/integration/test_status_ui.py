@@ -176,6 +176,14 @@ class Charts(ServerTestCase):
             c.send(request_bytes('GET', '/hello.txt' if i % 10 else '/nope'))
             r = c.read_response()
             self.assertIn(r.status, (200, 404))
+        c.close()
+
+    def not_implemented(self, srv):
+        """One 5xx: a method nobody implements (501, then closed)."""
+        c = self.connect(srv)
+        c.send(request_bytes('BREW', '/pot'))
+        self.assertEqual(c.read_response().status, 501)
+        c.close()
 
     def crash(self, srv):
         mark = len(srv.error_lines())
@@ -194,15 +202,16 @@ class Charts(ServerTestCase):
         h = json.loads(self.status(srv, 'json'))['history']
         self.assertEqual(h['interval_s'], 1)
         self.load(srv)
+        self.not_implemented(srv)
         self.crash(srv)
         h = self.history(srv, lambda h: sum(h['crashes_per_s']) >= 1 and
-                         sum(h['requests_per_s']) >= 200)
+                         sum(h['requests_per_s']) >= 201)
         self.assertTrue(h, 'history never showed the load and the crash: %r'
                         % json.loads(self.status(srv, 'json'))['history'])
         self.assertEqual(sum(h['crashes_per_s']), 1, h)
-        self.assertEqual(sum(h['requests_per_s']), 200, h)  # the crash is not one
+        self.assertEqual(sum(h['requests_per_s']), 201, h)  # the crash is not one
         self.assertGreater(max(h['requests_per_s']), 0)
-        self.assertEqual(sum(h['5xx_per_s']), 0, h)   # 404s are not 5xx
+        self.assertEqual(sum(h['5xx_per_s']), 1, h)   # the 501; 404s are not 5xx
         self.assertEqual(len(h['requests_per_s']), len(h['crashes_per_s']))
         self.assertLessEqual(len(h['requests_per_s']), 600)
         text = self.status(srv, 'text')
@@ -239,6 +248,7 @@ class Charts(ServerTestCase):
             try:
                 while not stop.is_set():
                     self.load(srv, 20)
+                    self.not_implemented(srv)
             except Exception as e:  # noqa: BLE001 - reported below
                 errors.append(e)
         t = threading.Thread(target=background)
@@ -279,6 +289,7 @@ class Charts(ServerTestCase):
         h = j['history']
         self.assertGreaterEqual(sum(h['crashes_per_s']), 1, h)
         self.assertGreater(max(h['requests_per_s']), 0, h)
+        self.assertGreater(max(h['5xx_per_s']), 0, h)
         m = re.search(r'data-series="requests_per_s".*?<b>(\d+)<span> now'
                       r'.*?<span>(\d+)</span><span>0</span>', dom, re.S)
         self.assertTrue(m, 'no max label on the requests chart')

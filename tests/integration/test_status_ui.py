@@ -192,10 +192,10 @@ class Charts(ServerTestCase):
         self.assertEqual(c.read_response().status, 500)
         self.assertTrue(srv.wait_log(r'killed by SIGSEGV', 5, mark))
 
-    def history(self, srv, want):
+    def history(self, srv, want, timeout=5.0):
         """Waits until the JSON history satisfies want; returns it."""
         return wait_for(lambda: (lambda h: h if want(h) else None)(
-            json.loads(self.status(srv, 'json'))['history']), 5, interval=0.2)
+            json.loads(self.status(srv, 'json'))['history']), timeout, interval=0.2)
 
     def test_series_in_json_and_text(self):
         srv = self.start_charts()
@@ -254,8 +254,9 @@ class Charts(ServerTestCase):
         t = threading.Thread(target=background)
         t.start()
         try:
+            # Enough seconds of load for a line one can see on the page.
             h = self.history(srv, lambda h: sum(h['crashes_per_s']) >= 1 and
-                             sum(1 for v in h['requests_per_s'] if v > 0) >= 3)
+                             sum(1 for v in h['requests_per_s'] if v > 0) >= 10, 20)
             self.assertTrue(h, 'no load seen in the history')
             # The screenshot stays (a human looks at it); the profile goes.
             shot = os.path.join(tempfile.mkdtemp(prefix='pfk-charts-'),

@@ -46,6 +46,8 @@
 #define FAST_STOP_MS		2000		/* INT: SIGKILL stragglers after this */
 #define MODULE_PROBE_MS		10000		/* -t/reload: module inits, then killed */
 #define MASTER_CHECK_MS		500		/* a worker in poll looks for its master */
+#define TITLE_AFTER_MS		100		/* a request this old shows in the title */
+#define TITLE_TICK_MS		500		/* then its title is refreshed this often */
 #define IO_BUF_SIZE		16384		/* read buffer beyond the head limit */
 #define RESP_HEAD_SIZE		2048		/* head past handler fields */
 /* the status process (--status-listen) */

@@ -25,6 +25,7 @@
 #include "master.h"
 #include "mime.h"
 #include "sandbox.h"
+#include "title.h"
 
 #define MAX_INHERITED	(MAX_LISTENERS + 1)
 
@@ -241,7 +242,7 @@ main(int argc, char **argv)
 		ma.old_master = (pid_t)strtonum(old, 2, 1 << 30, &errstr);
 		unsetenv("PREFORKD_OLD_MASTER");
 	}
-	setproctitle_init(argc, argv, environ);
+	title_init(argc, argv);
 	ninh = inherited_fds(inh);
 	close_leaked(inh, ninh);
 	if ((code = config_build(argc, args, &c, &action, &fo, err,

@@ -28,6 +28,7 @@
 #include "alog.h"
 #include "api.h"
 #include "conn.h"
+#include "crash.h"
 #include "health.h"
 #include "handoff.h"
 #include "iov.h"
@@ -426,9 +427,28 @@ read_head(struct conn *c, long long deadline)
 	}
 }
 
+/*
+ * After a write interrupted with nothing sent: whether the client has now
+ * taken nothing for the write timeout. The title's timer (crash.c) ticks
+ * during long writes, and each new call would start SO_SNDTIMEO afresh;
+ * *since is when the stall was first seen (0: progress since), so the
+ * timeout is kept to within one tick.
+ */
+static bool
+write_stalled(const struct conn *c, long long *since)
+{
+	long long now = now_ms();
+
+	if (*since == 0)
+		*since = now;
+	return c->cfg->write_timeout_ms > 0 &&
+	    now - *since >= c->cfg->write_timeout_ms;
+}
+
 int
 conn_writev(struct conn *c, struct iovec *iov, int iovcnt)
 {
+	long long stall = 0;
 	ssize_t n;
 
 	if (c->broken)
@@ -439,11 +459,12 @@ conn_writev(struct conn *c, struct iovec *iov, int iovcnt)
 		c->head_sent = true;
 		n = writev(c->fd, iov, iovcnt);
 		if (n < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR && !write_stalled(c, &stall))
 				continue;
 			c->broken = true;
 			return -1;
 		}
+		stall = 0;
 		iov_advance(&iov, &iovcnt, (size_t)n);
 	}
 	return 0;
@@ -453,17 +474,19 @@ int
 conn_send_more(struct conn *c, const void *p, size_t len)
 {
 	const char *s = p;
+	long long stall = 0;
 	ssize_t n;
 
 	while (len > 0 && !c->broken) {
 		c->head_sent = true;	/* before the call: see conn_writev() */
 		n = send(c->fd, s, len, MSG_MORE | MSG_NOSIGNAL);
 		if (n < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR && !write_stalled(c, &stall))
 				continue;
 			c->broken = true;
 			return -1;
 		}
+		stall = 0;
 		s += n;
 		len -= (size_t)n;
 	}
@@ -473,17 +496,19 @@ conn_send_more(struct conn *c, const void *p, size_t len)
 int
 conn_sendfile(struct conn *c, int fd, off_t off, size_t len)
 {
+	long long stall = 0;
 	ssize_t n;
 
 	while (len > 0 && !c->broken) {
 		c->head_sent = true;	/* before the call: see conn_writev() */
 		n = sendfile(c->fd, fd, &off, len);
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && errno == EINTR && !write_stalled(c, &stall))
 			continue;
 		if (n <= 0) {		/* error, timeout, or the file shrank */
 			c->broken = true;
 			return -1;
 		}
+		stall = 0;
 		len -= (size_t)n;
 	}
 	return c->broken ? -1 : 0;
@@ -652,8 +677,14 @@ conn_close(struct conn *c, bool linger)
 		while (total < LINGER_BYTES) {
 			long long left = deadline - now_ms();
 			ssize_t n;
+			int rc;
 
-			if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+			if (left <= 0)
+				break;
+			/* The title's timer may tick in here (crash.c). */
+			if ((rc = poll(&pfd, 1, (int)left)) == -1 && errno == EINTR)
+				continue;
+			if (rc <= 0)
 				break;
 			n = read(c->fd, c->rd.buf, c->rd.cap);
 			if (n <= 0)
@@ -750,6 +781,7 @@ serve_one(struct conn *c)
 	worker_slot->req_start_ms = (long long)c->t0.tv_sec * 1000 +
 	    c->t0.tv_nsec / 1000000;
 	worker_slot->state = SB_HANDLING;
+	crash_request_begin();
 	c->have_req = true;
 	client_request(c);
 	c->yield = false;
@@ -776,6 +808,7 @@ serve_one(struct conn *c)
 	alog_write(c);
 	health_count(c);
 	worker_slot->req_start_ms = 0;
+	crash_request_end();
 	if (worker_quota != 0 && worker_slot->requests >= worker_quota &&
 	    !worker_slot->recycle) {
 		worker_slot->recycle = 1;	/* the master replaces us */

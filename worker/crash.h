@@ -10,7 +10,14 @@
 #include "exitcodes.h"
 
 /* Installs the crash and timeout handlers for the connection c. */
-void	crash_init(struct conn *c, int worker_id, int timeout_ms);
+void	crash_init(struct conn *c, int worker_id, int gen, int timeout_ms);
+/*
+ * Brackets a request (its slot's req_start_ms set): one that lasts past
+ * TITLE_AFTER_MS shows in the process title until it ends. No syscall
+ * unless the timer is idle, then one setitimer().
+ */
+void	crash_request_begin(void);
+void	crash_request_end(void);
 /* Brackets a module handler call: --timeout runs between them. */
 void	crash_handler_begin(void);
 void	crash_handler_end(void);

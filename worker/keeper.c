@@ -688,6 +688,21 @@ begin_term(void)
 		}
 }
 
+/* "preforkd: keeper (3 parked)" in ps, rewritten at most once a second. */
+static void
+keeper_title(void)
+{
+	static long long last;
+	static size_t shown = (size_t)-1;
+	long long now = now_ms();
+
+	if (nparked == shown || now - last < 1000)
+		return;
+	last = now;
+	shown = nparked;
+	title_set("preforkd: keeper (%zu parked)", nparked);
+}
+
 void
 keeper_main(const struct cfg *cfg, int qfd, struct sb *sb)
 {
@@ -738,6 +753,7 @@ keeper_main(const struct cfg *cfg, int qfd, struct sb *sb)
 			wait = wait < 0 ? 0 : (wait > KEEPER_TICK_MS ?
 			    KEEPER_TICK_MS : wait);
 		}
+		keeper_title();
 		n = epoll_wait(kep, ev, KEEPER_EVENTS, (int)wait);
 		for (int i = 0; i < n; i++) {
 			if (ev[i].data.ptr != NULL) {

@@ -10,6 +10,9 @@
  * parse the request line -> take a snapshot of the scoreboard -> render
  * into one static buffer -> send head and body with one sendmsg (more
  * while the socket is full) -> close. No allocation after start.
+ * Between requests, once a second, it samples the request, 5xx and crash
+ * counters into a ring of the last 10 minutes, which every format shows
+ * as series (the page as small charts).
  */
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -46,7 +49,11 @@
 #define STATUS_SLOW_MS		1000	/* a request this old is marked */
 /* A worker rendered in any format, every string escaped 6 to 1. */
 #define STATUS_ROW_MAX		2048
-#define STATUS_BODY_MAX		(SB_SLOTS * STATUS_ROW_MAX + 16384)
+#define HIST_LEN		600	/* per-second values: 10 minutes */
+/* The three series in any format: a value is at most a crash bar's rect. */
+#define HIST_BODY_MAX		(3 * HIST_LEN * 48 + 8192)
+#define STATUS_BODY_MAX		(SB_SLOTS * STATUS_ROW_MAX + HIST_BODY_MAX + \
+				    16384)
 
 #define FIELD_SIZE(f)		sizeof(((struct sb_slot *)NULL)->f)
 
@@ -106,6 +113,17 @@ struct qlisten {
 static struct qlisten		 ql[MAX_LISTENERS];
 static int			 nql;
 static char			 body[STATUS_BODY_MAX];
+
+/* The series: requests, of them 5xx, worker crashes (by a signal). */
+enum { HIST_REQ, HIST_5XX, HIST_CRASH, HIST_N };
+/*
+ * Counter totals at the end of each second, in a ring; the per-second
+ * values are the differences, so HIST_LEN of them take one more total.
+ */
+static unsigned long long	 hist[HIST_LEN + 1][HIST_N];
+static int			 hist_len;	/* totals held */
+static int			 hist_head;	/* the newest */
+static long long		 hist_due;	/* next sample, sb_now_ms() */
 
 static void
 on_signal(int sig)
@@ -203,6 +221,106 @@ snapshot(struct snap *sn)
 	}
 	sort_rows(sn->row, sn->nrows);
 }
+
+/* --- the history ----------------------------------------------------- */
+
+/* The counters now, as /metrics has them. */
+static void
+hist_totals(unsigned long long *v)
+{
+	static struct sb_ctr t;
+
+	sb_sum(sb, &t);
+	v[HIST_REQ] = v[HIST_5XX] = v[HIST_CRASH] = 0;
+	for (int m = 0; m < SB_METHODS; m++) {
+		for (int k = 0; k < SB_CLASSES; k++)
+			v[HIST_REQ] += t.req[m][k];
+		v[HIST_5XX] += t.req[m][SB_CLASSES - 1];
+	}
+	for (int i = 1; i < SB_SIGNALS; i++)
+		v[HIST_CRASH] += sb->crashes[i];
+}
+
+static void
+hist_push(const unsigned long long *v)
+{
+	hist_head = (hist_head + 1) % (HIST_LEN + 1);
+	memcpy(hist[hist_head], v, sizeof(hist[0]));
+	if (hist_len < HIST_LEN + 1)
+		hist_len++;
+}
+
+/*
+ * Takes the samples that are due, one per second since the first. When
+ * the loop was held longer (a slow client), the seconds missed share
+ * the difference evenly: the sums stay exact, the peaks are flattened.
+ */
+static void
+hist_sample(void)
+{
+	unsigned long long now_v[HIST_N], prev[HIST_N], v[HIST_N];
+	long long now = sb_now_ms(), k;
+
+	if (hist_len == 0) {
+		hist_totals(now_v);
+		hist_push(now_v);
+		hist_due = now + 1000;
+		return;
+	}
+	if (now < hist_due)
+		return;
+	k = (now - hist_due) / 1000 + 1;
+	hist_due += k * 1000;
+	hist_totals(now_v);
+	memcpy(prev, hist[hist_head], sizeof(prev));
+	for (long long i = k > HIST_LEN ? k - HIST_LEN : 1; i <= k; i++) {
+		for (int j = 0; j < HIST_N; j++)
+			v[j] = now_v[j] <= prev[j] ? now_v[j] : prev[j] +
+			    (now_v[j] - prev[j]) * (unsigned long long)i /
+			    (unsigned long long)k;
+		hist_push(v);
+	}
+}
+
+/* How many per-second values there are (up to HIST_LEN). */
+static int
+hist_count(void)
+{
+	return hist_len > 0 ? hist_len - 1 : 0;
+}
+
+/* Series s's value i, oldest first (i < hist_count()). */
+static unsigned long long
+hist_value(int s, int i)
+{
+	int n = HIST_LEN + 1;
+	int cur = ((hist_head - (hist_len - 2 - i)) % n + n) % n;
+	int before = (cur + n - 1) % n;
+
+	return hist[cur][s] > hist[before][s] ? hist[cur][s] -
+	    hist[before][s] : 0;
+}
+
+/* Series s: its last value, largest and sum over the window. */
+static void
+hist_stats(int s, unsigned long long *last, unsigned long long *max,
+    unsigned long long *sum)
+{
+	int n = hist_count();
+
+	*last = *max = *sum = 0;
+	for (int i = 0; i < n; i++) {
+		unsigned long long v = hist_value(s, i);
+
+		*sum += v;
+		if (v > *max)
+			*max = v;
+		*last = v;
+	}
+}
+
+static const char *const hist_names[HIST_N] = { "requests_per_s",
+    "5xx_per_s", "crashes_per_s" };
 
 /* --- output ---------------------------------------------------------- */
 
@@ -341,6 +459,97 @@ out_counts(struct out *o, const struct snap *sn)
 
 /* --- the three renderings -------------------------------------------- */
 
+/* "requests/s  now 12  max 40  3 0 12 ...": one line per series. */
+static void
+render_text_history(struct out *o)
+{
+	static const char *labels[HIST_N] = { "requests/s", "5xx/s",
+	    "crashes/s" };
+	unsigned long long last, max, sum;
+
+	out_printf(o, "per second over the last 10 minutes, oldest first "
+	    "(%d s):\n", hist_count());
+	for (int s = 0; s < HIST_N; s++) {
+		hist_stats(s, &last, &max, &sum);
+		out_printf(o, "%-11s now %llu, max %llu, sum %llu:", labels[s],
+		    last, max, sum);
+		for (int i = 0; i < hist_count(); i++)
+			out_printf(o, " %llu", hist_value(s, i));
+		out_str(o, "\n");
+	}
+	out_str(o, "\n");
+}
+
+/* "history":{"interval_s":1,"requests_per_s":[...],...} */
+static void
+render_json_history(struct out *o)
+{
+	out_str(o, "\"history\":{\"interval_s\":1");
+	for (int s = 0; s < HIST_N; s++) {
+		out_printf(o, ",\n\"%s\":[", hist_names[s]);
+		for (int i = 0; i < hist_count(); i++)
+			out_printf(o, "%s%llu", i ? "," : "", hist_value(s, i));
+		out_str(o, "]");
+	}
+	out_str(o, "},");
+}
+
+/*
+ * One chart: the caption with the figure that matters (the last second,
+ * or for crashes the count in the window), the largest value on the y
+ * axis, 10 minutes on the x axis with now on the right. The SVG is
+ * stretched to its box (labels stay HTML, so they do not stretch); a
+ * series of rare events is drawn as bars wide enough to be seen.
+ */
+static void
+render_chart(struct out *o, int s)
+{
+	static const char *titles[HIST_N] = { "Requests/s", "5xx/s",
+	    "Crashes" };
+	static const char *classes[HIST_N] = { "c-req", "c-5xx", "c-crash" };
+	unsigned long long last, max, sum, scale;
+	int n = hist_count();
+
+	hist_stats(s, &last, &max, &sum);
+	scale = max > 0 ? max : 1;
+	out_printf(o, "<figure class=\"chart %s\" data-series=\"%s\">"
+	    "<figcaption>%s<b>%llu<span> %s</span></b></figcaption>\n"
+	    "<div class=\"plot\"><div class=\"y\"><span>%llu</span>"
+	    "<span>0</span></div>\n<svg viewBox=\"0 0 %d 100\" "
+	    "preserveAspectRatio=\"none\" role=\"img\" aria-label=\"%s, "
+	    "last 10 minutes: max %llu\">", classes[s], hist_names[s],
+	    titles[s], s == HIST_CRASH ? sum : last,
+	    s == HIST_CRASH ? "in 10 min" : "now", max, HIST_LEN,
+	    titles[s], max);
+	if (s == HIST_CRASH) {
+		for (int i = 0; i < n; i++) {
+			unsigned long long v = hist_value(s, i);
+			int h = (int)(v * 96 / scale);
+
+			if (v > 0)
+				out_printf(o, "<rect x=\"%d\" y=\"%d\" "
+				    "width=\"5\" height=\"%d\"/>",
+				    HIST_LEN - n + i - 2, 100 - h, h);
+		}
+	} else if (n > 0) {
+		/* The line, then the same points closed along the bottom. */
+		for (int pass = 0; pass < 2; pass++) {
+			out_str(o, pass == 0 ? "<polyline points=\"" :
+			    "<polygon points=\"");
+			if (pass == 1)
+				out_printf(o, "%d,100 ", HIST_LEN - n + 1);
+			for (int i = 0; i < n; i++)
+				out_printf(o, "%d,%d ", HIST_LEN - n + 1 + i,
+				    100 - (int)(hist_value(s, i) * 96 / scale));
+			if (pass == 1)
+				out_printf(o, "%d,100", HIST_LEN);
+			out_str(o, "\"/>");
+		}
+	}
+	out_str(o, "</svg></div>\n<div class=\"x\"><span>10 min ago</span>"
+	    "<span>5 min</span><span>now</span></div></figure>\n");
+}
+
 static void
 render_text(struct out *o, const struct snap *sn)
 {
@@ -361,6 +570,7 @@ render_text(struct out *o, const struct snap *sn)
 	out_printf(o, "keeper: pid %d, %llu parked, %llu handed off, %llu "
 	    "closed idle\n\n", (int)sn->keeper_pid, sn->parked, sn->handed,
 	    sn->closed_idle);
+	render_text_history(o);
 	out_printf(o, "%4s %8s %4s  %-10s %9s %8s %9s  %-22s %s\n", "id",
 	    "pid", "gen", "state", "requests", "up", "age_ms", "client",
 	    "request");
@@ -393,11 +603,12 @@ render_json(struct out *o, const struct snap *sn)
 	out_printf(o, "{\"master_pid\":%d,\"status_pid\":%d,"
 	    "\"started_unix\":%lld,\"uptime_ms\":%lld,\"generation\":%d,"
 	    "\"workers_wanted\":%d,\"requests\":%llu,\"keeper\":{\"pid\":%d,"
-	    "\"parked\":%llu,\"handed_off\":%llu,\"closed_idle\":%llu},"
-	    "\"workers\":[",
+	    "\"parked\":%llu,\"handed_off\":%llu,\"closed_idle\":%llu},\n",
 	    (int)sn->master_pid, (int)getpid(), sn->started_unix, sn->up_ms,
 	    sn->generation, sn->target, sn->requests, (int)sn->keeper_pid,
 	    sn->parked, sn->handed, sn->closed_idle);
+	render_json_history(o);
+	out_str(o, "\n\"workers\":[");
 	for (int i = 0; i < sn->nrows; i++) {
 		const struct row *r = &sn->row[i];
 
@@ -481,6 +692,31 @@ static const char html_style[] =
 ".s-writing{--sb:#ede9fe;--sf:#5b21b6;--accent:#8b5cf6}\n"
 ".s-keepalive{--sb:#cffafe;--sf:#155e75;--accent:#06b6d4}\n"
 ".s-closing{--sb:#fee2e2;--sf:#991b1b;--accent:#f87171}\n"
+/* The charts: a caption, the y axis's max and 0 beside the plot, the
+ * x axis's 10 minutes under it; one colour per series. */
+".charts{display:grid;grid-template-columns:repeat(auto-fit,"
+"minmax(240px,1fr));gap:10px;margin:0 0 14px}\n"
+".chart{margin:0;background:var(--card);border:1px solid var(--line);"
+"border-radius:10px;padding:10px 14px 8px}\n"
+".chart figcaption{display:flex;justify-content:space-between;"
+"align-items:baseline;color:var(--mute);font-size:11px;"
+"text-transform:uppercase;letter-spacing:.06em}\n"
+".chart figcaption b{font:600 21px/1.3 var(--mono);color:var(--ink);"
+"text-transform:none;letter-spacing:0}\n"
+".chart figcaption b span{font-size:12px;color:var(--mute);"
+"font-weight:400}\n"
+".plot{display:grid;grid-template-columns:auto 1fr;gap:6px;margin-top:4px}\n"
+".plot .y{display:flex;flex-direction:column;justify-content:space-between;"
+"font:11px/1 var(--mono);color:var(--mute);text-align:right}\n"
+".plot svg{display:block;width:100%;height:70px;background:#f9fafb;"
+"border-bottom:1px solid var(--line)}\n"
+".plot polyline{fill:none;stroke:var(--c);stroke-width:1.5;"
+"vector-effect:non-scaling-stroke;stroke-linejoin:round}\n"
+".plot polygon{fill:var(--c);opacity:.15}\n"
+".plot rect{fill:var(--c)}\n"
+".chart .x{display:flex;justify-content:space-between;font-size:11px;"
+"color:var(--mute);margin-top:2px}\n"
+".c-req{--c:#2563eb}.c-5xx{--c:#d97706}.c-crash{--c:#dc2626}\n"
 "footer{color:var(--mute);font-size:12px;margin-top:12px}\n"
 "footer a{color:inherit}\n"
 /* A phone: three facts a line, each worker a two-line card. */
@@ -539,6 +775,9 @@ render_html(struct out *o, const struct snap *sn)
 	out_printf(o, "<div class=\"fact\" title=\"started %s\"><small>Uptime"
 	    "</small><b>%s</b></div>\n", fmt_time(sn->started_unix, t,
 	    sizeof(t)), fmt_dur(sn->up_ms, d, sizeof(d)));
+	out_str(o, "</section>\n<section class=\"charts\">\n");
+	for (int s = 0; s < HIST_N; s++)
+		render_chart(o, s);
 	out_str(o, "</section>\n<div class=\"states\">");
 	for (int st = SB_STARTING; st <= SB_CLOSING; st++)
 		if (sn->count[st] > 0)
@@ -1124,6 +1363,7 @@ status_main(const struct cfg *c, int lfd, const struct sb *board,
 	pid_t master = getppid();
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
+	struct pollfd pfd = { .fd = lfd, .events = POLLIN };
 	char err[512];
 
 	cfg = c;
@@ -1168,6 +1408,14 @@ status_main(const struct cfg *c, int lfd, const struct sb *board,
 				    "open)", err);
 			else
 				log_debug("logs reopened");
+		}
+		/* Wakes for the next sample even when nobody asks. */
+		hist_sample();
+		pfd.revents = 0;
+		if (poll(&pfd, 1, (int)(hist_due - sb_now_ms()) + 1) <= 0) {
+			if (getppid() != master)
+				status_stop = 1;
+			continue;
 		}
 		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 

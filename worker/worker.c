@@ -337,7 +337,7 @@ worker_main(const struct cfg *cfg, int id, int gen, const int *lfd, int nlfd,
 	/* After the drop: a uid change clears the parent-death signal. */
 	if (prctl(PR_SET_PDEATHSIG, SIGQUIT) == -1 || getppid() != master)
 		_exit(0);
-	crash_init(&conn, id, cfg->timeout_ms);
+	crash_init(&conn, id, gen, cfg->timeout_ms);
 	if (api_init(cfg) == -1) {
 		log_warn("cannot allocate module request state");
 		_exit(WORKER_EXIT_BOOT);

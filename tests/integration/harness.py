@@ -76,6 +76,68 @@ def wait_for(predicate, timeout, interval=0.02):
 
 
 # --------------------------------------------------------------------------
+# Headless Chromium (the status page tests)
+
+CHROMIUM = '/usr/bin/chromium'
+CHROMIUM_TIMEOUT = 90.0
+
+
+def session_members(sid):
+    """PIDs of the live processes in session sid (a Chromium and its
+    helpers, started in a session of their own)."""
+    out = []
+    for name in os.listdir('/proc'):
+        if not name.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % name, 'rb') as f:
+                data = f.read().decode('ascii', 'replace')
+        except OSError:
+            continue
+        rest = data[data.rfind(')') + 2:].split()
+        if int(rest[3]) == sid and rest[0] != 'Z':
+            out.append(int(name))
+    return out
+
+
+def run_chromium(testcase, profile, *args):
+    """Runs headless Chromium with args under a deadline, its profile and
+    output in the directory profile; checks (on testcase) that it
+    succeeded and returns its stdout. Its processes get a session of their
+    own, so that on timeout each one left can be found and killed by PID."""
+    cmd = [CHROMIUM, '--headless', '--no-sandbox', '--disable-gpu',
+           '--disable-background-networking', '--disable-component-update',
+           '--disable-sync', '--no-first-run', '--disable-extensions',
+           '--user-data-dir=' + os.path.join(profile, 'profile')] + list(args)
+    out_path = os.path.join(profile, 'stdout')
+    err_path = os.path.join(profile, 'stderr')
+    with open(out_path, 'wb') as out, open(err_path, 'wb') as err:
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
+                             stderr=err, start_new_session=True)
+        try:
+            rc = p.wait(timeout=CHROMIUM_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            rc = None
+            os.kill(p.pid, signal.SIGKILL)
+        # Helpers outliving the browser (its session id stays theirs).
+        for pid in session_members(p.pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if rc is None:
+            p.wait(10)
+    with open(err_path, 'rb') as f:
+        err_tail = f.read()[-1500:]
+    testcase.assertIsNotNone(rc, 'chromium did not finish within %.0f s: %r; '
+                             'stderr %r' % (CHROMIUM_TIMEOUT, cmd, err_tail))
+    testcase.assertEqual(rc, 0, 'chromium failed: %r; stderr %r'
+                         % (cmd, err_tail))
+    with open(out_path, 'rb') as f:
+        return f.read()
+
+
+# --------------------------------------------------------------------------
 # /proc helpers
 
 def proc_stat(pid):

@@ -32,8 +32,7 @@ STATES = {'starting', 'accepting', 'reading', 'handling', 'writing',
           'keepalive', 'closing'}
 WORKER_KEYS = {'id', 'pid', 'gen', 'state', 'requests', 'method', 'path',
                'age_ms', 'client', 'uptime_ms'}
-CHROMIUM = '/usr/bin/chromium'
-CHROMIUM_TIMEOUT = 90.0
+CHROMIUM = harness.CHROMIUM
 SLEEP_MS = 1500                 # the fault module's slow request
 # A target whose bytes need escaping in every format (0xe9: not UTF-8).
 ODD_TARGET = b'/f/a"<b>\'&\\\xe9?q=<i>'
@@ -62,24 +61,6 @@ def cmdline(pid):
             return f.read().replace(b'\0', b' ').decode('latin-1').strip()
     except (FileNotFoundError, ProcessLookupError):
         return None
-
-
-def session_members(sid):
-    """PIDs of the live processes in session sid (a Chromium and its
-    helpers, started in a session of their own)."""
-    out = []
-    for name in os.listdir('/proc'):
-        if not name.isdigit():
-            continue
-        try:
-            with open('/proc/%s/stat' % name, 'rb') as f:
-                data = f.read().decode('ascii', 'replace')
-        except OSError:
-            continue
-        rest = data[data.rfind(')') + 2:].split()
-        if int(rest[3]) == sid and rest[0] != 'Z':
-            out.append(int(name))
-    return out
 
 
 class RowCounter(html.parser.HTMLParser):
@@ -524,38 +505,7 @@ class StatusBrowser(StatusTestCase):
         self.addCleanup(shutil.rmtree, self.profile, True)
 
     def chromium(self, *args):
-        """Runs headless Chromium with args under a deadline; checks that
-        it succeeded and returns its stdout. Its processes get a session of their own, so
-        that on timeout each one left can be found and killed by PID."""
-        cmd = [CHROMIUM, '--headless', '--no-sandbox', '--disable-gpu',
-               '--disable-background-networking', '--disable-component-update',
-               '--disable-sync', '--no-first-run', '--disable-extensions',
-               '--user-data-dir=' + self.profile] + list(args)
-        out_path = os.path.join(self.profile, 'stdout')
-        err_path = os.path.join(self.profile, 'stderr')
-        with open(out_path, 'wb') as out, open(err_path, 'wb') as err:
-            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
-                                 stderr=err, start_new_session=True)
-            try:
-                rc = p.wait(timeout=CHROMIUM_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                rc = None
-                os.kill(p.pid, signal.SIGKILL)
-            # Helpers outliving the browser (its session id stays theirs).
-            for pid in session_members(p.pid):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            if rc is None:
-                p.wait(10)
-        with open(err_path, 'rb') as f:
-            err_tail = f.read()[-1500:]
-        self.assertIsNotNone(rc, 'chromium did not finish within %.0f s: %r; stderr %r'
-                             % (CHROMIUM_TIMEOUT, cmd, err_tail))
-        self.assertEqual(rc, 0, 'chromium failed: %r; stderr %r' % (cmd, err_tail))
-        with open(out_path, 'rb') as f:
-            return f.read()
+        return harness.run_chromium(self, self.profile, *args)
 
     def test_page_in_chromium(self):
         n = 3

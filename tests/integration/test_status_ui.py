@@ -28,10 +28,8 @@ sys.dont_write_bytecode = True    # keep the source tree clean
 import harness  # noqa: E402
 from harness import (ServerTestCase, request_bytes, socket_count,  # noqa: E402
                      wait_for)
-from test_status import session_members  # noqa: E402
 
-CHROMIUM = '/usr/bin/chromium'
-CHROMIUM_TIMEOUT = 90.0
+CHROMIUM = harness.CHROMIUM
 SLEEP_MS = 1500
 TITLE_RE = re.compile(r'^preforkd: worker (\d+) \(gen (\d+)\) handling '
                       r'GET /f/slow (\d+)\.(\d)s$')
@@ -297,35 +295,7 @@ class Charts(ServerTestCase):
         self.assertGreater(int(m.group(2)), 0)
 
     def chromium(self, profile, *args):
-        """Headless Chromium with args under a deadline, in a session of
-        its own (killed by PID if it hangs); returns its stdout."""
-        cmd = [CHROMIUM, '--headless', '--no-sandbox', '--disable-gpu',
-               '--disable-background-networking', '--disable-component-update',
-               '--disable-sync', '--no-first-run', '--disable-extensions',
-               '--user-data-dir=' + os.path.join(profile, 'profile')] + list(args)
-        out_path = os.path.join(profile, 'stdout')
-        err_path = os.path.join(profile, 'stderr')
-        with open(out_path, 'wb') as out, open(err_path, 'wb') as err:
-            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
-                                 stderr=err, start_new_session=True)
-            try:
-                rc = p.wait(timeout=CHROMIUM_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                rc = None
-                os.kill(p.pid, signal.SIGKILL)
-            # Helpers outliving the browser (its session id stays theirs).
-            for pid in session_members(p.pid):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            if rc is None:
-                p.wait(10)
-        with open(err_path, 'rb') as f:
-            err_tail = f.read()[-1500:]
-        self.assertEqual(rc, 0, 'chromium: %r; stderr %r' % (cmd, err_tail))
-        with open(out_path, 'rb') as f:
-            return f.read()
+        return harness.run_chromium(self, profile, *args)
 
 
 if __name__ == '__main__':

@@ -15,6 +15,7 @@
 extern char **environ;
 
 static size_t longest;
+static size_t argv0len;	/* libbsd marks a title shorter than this */
 static char *area;		/* where ps reads the title: argv's memory */
 static size_t arealen;
 
@@ -35,6 +36,7 @@ title_init(int argc, char **argv)
 				end += strlen(end) + 1;
 		area = argv[0];
 		arealen = (size_t)(end - area);
+		argv0len = strlen(argv[0]);
 	}
 	setproctitle_init(argc, argv, environ);
 }
@@ -53,7 +55,12 @@ title_set(const char *fmt, ...)
 		return;
 	if ((size_t)n >= sizeof(buf))
 		n = sizeof(buf) - 1;
-	if ((size_t)n < longest && longest < sizeof(buf)) {
+	/* A title shorter than the original argv[0] gets a '.' written at
+	 * argv[0]'s old end by libbsd, which ps then shows after the
+	 * padding: pad to at least that length too. */
+	if (longest < argv0len)
+		longest = argv0len < sizeof(buf) ? argv0len : sizeof(buf) - 1;
+	if ((size_t)n < longest) {
 		memset(buf + n, ' ', longest - (size_t)n);
 		buf[longest] = '\0';
 	} else

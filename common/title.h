@@ -11,9 +11,10 @@
 void	title_init(int argc, char **argv);
 
 /*
- * Sets the title ("preforkd: worker 3 (gen 2)"). A title shorter than an
- * earlier one is padded with spaces: libbsd marks a shortened title with
- * a '.' where the old one ended, which ps would show.
+ * Sets the title ("preforkd: worker 3 (gen 2)"). A title shorter than
+ * the original argv[0] or than an earlier title is padded with spaces:
+ * libbsd marks a title shorter than argv[0] with a '.' where argv[0]
+ * ended, which ps would show after the title.
  */
 void	title_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /*

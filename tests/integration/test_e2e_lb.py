@@ -302,6 +302,11 @@ class HAProxyTest(E2ETestCase):
             a, load,
             lb_down=lambda: hap.wait_status('preforkd', 'app1', 'DOWN', 15),
             lb_up=lambda: hap.wait_status('preforkd', 'app1', 'UP', 15))
+        # Taken out by the failing health check during the drain delay
+        # (503), not by a refused connection once the listener closed.
+        down = [l for l in hap.log_lines() if 'preforkd/app1 is DOWN' in l]
+        self.assertTrue(down and 'Layer7 wrong status, code: 503' in down[0],
+                        down)
         self.reload_and_upgrade(b, load)
         # The old master's workers answer health with 503 "upgrading":
         # a check may fail meanwhile ("UP 1/2"); the new master's pass.

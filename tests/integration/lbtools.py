@@ -238,6 +238,16 @@ class Nginx(Daemon):
             pass
         return out
 
+    def upstream_errors(self):
+        """[error] lines of the error log (a failed upstream attempt that
+        nginx then passed to the next server, or a failure)."""
+        try:
+            with open(self.error_log, 'rb') as f:
+                text = f.read().decode('utf-8', 'replace')
+        except FileNotFoundError:
+            return []
+        return [l for l in text.splitlines() if ' [error] ' in l]
+
     def stop(self, sig=signal.SIGQUIT):
         return super().stop(sig)
 

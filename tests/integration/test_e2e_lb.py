@@ -27,7 +27,6 @@ is found by /proc/PID/exe and stopped by PID.
 """
 
 import os
-import re
 import shutil
 import signal
 import sys
@@ -370,6 +369,9 @@ class NginxTest(E2ETestCase):
         self.stop_and_restart(a, load, lb_up=serving_again)
         self.reload_and_upgrade(b, load)
         self.assert_clean(load, 'nginx: TERM+restart, HUP, USR2')
+        sys.stderr.write('[nginx logged %d failed upstream attempts, each '
+                         'passed to the other server] '
+                         % len(ngx.upstream_errors()))
         self.assertEqual(load.counts().get('status 502', 0), 0)
         self.assert_client_logged((a, b))
 

@@ -755,6 +755,19 @@ set_key(struct cfg *c, const char *key, const char *val, char *err,
 		c->has_status = 1;
 		return 0;
 	}
+	if (strcmp(key, "agent-listen") == 0) {
+		if (cfg_parse_listen(val, &c->agent_listen, err, errlen) == -1)
+			return -1;
+		/* HAProxy's agent check connects over TCP only. */
+		if (c->agent_listen.addr.ss_family == AF_UNIX) {
+			snprintf(err, errlen, "invalid value '%s' for "
+			    "agent-listen: must be host:port, [v6]:port or "
+			    ":port (the agent check is TCP)", val);
+			return -1;
+		}
+		c->has_agent = 1;
+		return 0;
+	}
 	if (strcmp(key, "workers") == 0) {
 		if (strcmp(val, "auto") == 0) {
 			long n = sysconf(_SC_NPROCESSORS_ONLN);

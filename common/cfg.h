@@ -114,6 +114,8 @@ struct cfg {
 	struct cfg_cidr		trusted[MAX_TRUSTED_PROXIES];	/* SPEC 9 */
 	int			ntrusted;
 	int			buffer_body;		/* bodies the keeper reads first */
+	struct cfg_listen	agent_listen;		/* --agent-listen */
+	int			has_agent;
 };
 
 /* Fills c with the built-in defaults (no listener yet: see cfg_finish). */

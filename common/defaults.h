@@ -56,6 +56,11 @@
 #define STATUS_WRITE_MS		5000	/* to send the whole response */
 #define STATUS_LINGER_MS	500	/* drain after an error response */
 #define STATUS_LINGER_BYTES	(64 * 1024)
+/* the agent check (--agent-listen), in the status process */
+#define AGENT_CONNS		16	/* open at once; more: the oldest closes */
+#define AGENT_LINGER_MS		1000	/* a connection's whole life */
+#define AGENT_READ_MAX		4096	/* what a client may send (agent-send) */
+#define AGENT_POLLFDS		(1 + AGENT_CONNS)
 
 #define PATH_BUF_SIZE		4096
 

@@ -23,7 +23,7 @@ enum {
 	OPT_ERROR_LOG, OPT_LOG_LEVEL, OPT_MODULE_OPTION, OPT_STATUS_LISTEN,
 	OPT_CACHE_CONTROL, OPT_MIME_TYPE, OPT_ERROR_PAGE, OPT_AUTOINDEX,
 	OPT_HEALTH_PATH, OPT_SANDBOX, OPT_SANDBOX_READ, OPT_SANDBOX_WRITE,
-	OPT_MAX_PARKED, OPT_TRUSTED_PROXY, OPT_BUFFER_BODY
+	OPT_MAX_PARKED, OPT_TRUSTED_PROXY, OPT_BUFFER_BODY, OPT_AGENT_LISTEN
 };
 
 /* Keys that may be given more than once: flags replace the file's list. */
@@ -72,6 +72,7 @@ static const struct option longopts[] = {
 	{ "max-parked",		required_argument, NULL, OPT_MAX_PARKED },
 	{ "trusted-proxy",	required_argument, NULL, OPT_TRUSTED_PROXY },
 	{ "buffer-body",	required_argument, NULL, OPT_BUFFER_BODY },
+	{ "agent-listen",	required_argument, NULL, OPT_AGENT_LISTEN },
 	{ "help",		no_argument,	   NULL, 'h' },
 	{ "version",		no_argument,	   NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
@@ -96,6 +97,10 @@ flags_usage(FILE *f)
 "      --status-listen ADDR   serve /status (text, ?format=json|html) from\n"
 "                             a separate process on ADDR (default: off);\n"
 "                             also /metrics (Prometheus) and /healthz\n"
+"      --agent-listen ADDR    answer HAProxy's agent check on ADDR (in the\n"
+"                             status process): \"ready up N%\" from free\n"
+"                             workers, \"drain\" when stopping, \"down\" in\n"
+"                             a crash loop (default: off)\n"
 "      --health-path PATH     answer PATH with 200, or 503 while stopping,\n"
 "                             draining, upgrading or crash-looping\n"
 "      --trusted-proxy CIDR   peers whose PROXY header, Forwarded and\n"

@@ -60,8 +60,9 @@ set_defer(int fd, const struct cfg *c, const struct cfg_listen *l)
 	int s = (c->header_timeout_ms + 999) / 1000;
 
 	/* The status process reads its clients under its own short
-	 * deadline, silent ones included; no keeper behind it. */
-	if (l == &c->status_listen)
+	 * deadline, silent ones included; no keeper behind it. An agent
+	 * check sends nothing unless told to (agent-send). */
+	if (l == &c->status_listen || l == &c->agent_listen)
 		return;
 	if (s > DEFER_ACCEPT_MAX_S)
 		s = DEFER_ACCEPT_MAX_S;

@@ -211,7 +211,7 @@ main(int argc, char **argv)
 {
 	static struct cfg c;
 	static int lfd[MAX_LISTENERS];
-	struct master_args ma = { .sfd = -1, .ready_fd = -1 };
+	struct master_args ma = { .sfd = -1, .ready_fd = -1, .afd = -1 };
 	struct flags_out fo;
 	struct sandbox_support sbx;
 	struct pidfh *pfh = NULL;
@@ -312,6 +312,11 @@ main(int argc, char **argv)
 	if (c.has_status &&
 	    (ma.sfd = listen_adopt(&c, &c.status_listen, inh, ninh)) == -1 &&
 	    (ma.sfd = listen_open(&c, &c.status_listen, err, sizeof(err),
+	    &code)) == -1)
+		die_logged(&c, code, err);
+	if (c.has_agent &&
+	    (ma.afd = listen_adopt(&c, &c.agent_listen, inh, ninh)) == -1 &&
+	    (ma.afd = listen_open(&c, &c.agent_listen, err, sizeof(err),
 	    &code)) == -1)
 		die_logged(&c, code, err);
 	for (int i = 0; i < ninh; i++)

@@ -90,6 +90,7 @@ static pid_t		 old_master;	/* we are its upgrade: tell it */
 static bool		 reload_failed;
 static long long	 reload_deadline;
 static int		 sfd = -1;	/* --status-listen */
+static int		 afd = -1;	/* --agent-listen (status process) */
 static pid_t		 status_pid;
 /* The keeper queue: [0] the keeper's end, [1] the workers'. Both stay
  * open here so that a respawned keeper and every new worker find the
@@ -249,6 +250,8 @@ spawn_in(const struct genset *gs, int g, int id)
 			close(ready_fd);
 		if (sfd != -1)
 			close(sfd);		/* the status process's, not ours */
+		if (afd != -1)
+			close(afd);
 		close(qfd[0]);			/* the keeper's end */
 		worker_set_queue(qfd[1]);
 		close_other_listeners(gs);
@@ -572,6 +575,11 @@ keep_restart_keys(struct cfg *n, const struct cfg *o)
 		strlcat(keys, ", status-listen", sizeof(keys));
 		nkeys++;
 	}
+	if (n->has_agent != o->has_agent || (n->has_agent &&
+	    !same_listener(&n->agent_listen, &o->agent_listen))) {
+		strlcat(keys, ", agent-listen", sizeof(keys));
+		nkeys++;
+	}
 	if (nkeys == 0)
 		return;
 	strlcpy(n->user, o->user, sizeof(n->user));
@@ -579,6 +587,8 @@ keep_restart_keys(struct cfg *n, const struct cfg *o)
 	strlcpy(n->pid_file, o->pid_file, sizeof(n->pid_file));
 	n->has_status = o->has_status;
 	n->status_listen = o->status_listen;
+	n->has_agent = o->has_agent;
+	n->agent_listen = o->agent_listen;
 	log_warnx("reload: %s need%s a restart to change; kept as before",
 	    keys + 2, nkeys == 1 ? "s" : "");
 }
@@ -769,6 +779,10 @@ begin_upgrade(void)
 		o += snprintf(fds + o, sizeof(fds) - (size_t)o, ",%d", sfd);
 		maxfd = sfd > maxfd ? sfd : maxfd;
 	}
+	if (afd != -1) {
+		o += snprintf(fds + o, sizeof(fds) - (size_t)o, ",%d", afd);
+		maxfd = afd > maxfd ? afd : maxfd;
+	}
 	if (cfg->pid_file[0] != '\0') {
 		oldbin_name(oldbin, sizeof(oldbin));
 		if (rename(cfg->pid_file, oldbin) == -1)
@@ -786,6 +800,8 @@ begin_upgrade(void)
 			(void)fcntl(cur->lfd[i], F_SETFD, 0);
 		if (sfd != -1)
 			(void)fcntl(sfd, F_SETFD, 0);
+		if (afd != -1)
+			(void)fcntl(afd, F_SETFD, 0);
 		closefrom(maxfd + 1);
 		snprintf(pidbuf, sizeof(pidbuf), "%d", (int)getppid());
 		setenv("PREFORKD_LISTEN_FDS", fds, 1);
@@ -1071,13 +1087,16 @@ sleep_until_event(const sigset_t *mask)
 	(void)ppoll(NULL, 0, tsp, mask);
 }
 
-/* The status process: a small server of its own on --status-listen. */
+/*
+ * The status process: a small server of its own on --status-listen, and
+ * the agent check on --agent-listen.
+ */
 static void
 spawn_status(void)
 {
 	pid_t pid;
 
-	if (sfd == -1 || status_pid != 0 || state != RUNNING ||
+	if ((sfd == -1 && afd == -1) || status_pid != 0 || state != RUNNING ||
 	    now_ms() < status_next)
 		return;
 	status_next = now_ms() + 1000;		/* at most one respawn a second */
@@ -1097,7 +1116,7 @@ spawn_status(void)
 			close(ready_fd);
 		if (worker_drop_privileges() == -1)
 			_exit(WORKER_EXIT_BOOT);
-		status_main(cfg, sfd, sb, lfds, nlfds);
+		status_main(cfg, sfd, afd, sb, lfds, nlfds);
 	}
 	status_pid = pid;
 	log_info("status process started (pid %d)", (int)pid);
@@ -1165,6 +1184,8 @@ maintain_keeper(void)
 			close(ready_fd);
 		if (sfd != -1)
 			close(sfd);
+		if (afd != -1)
+			close(afd);
 		close(qfd[1]);
 		keeper_main(cfg, qfd[0], sb);
 	}
@@ -1235,6 +1256,7 @@ master_run(const struct master_args *a)
 	saved_argc = a->argc;
 	saved_argv = a->argv;
 	sfd = status_fd;
+	afd = a->afd;
 	ready_fd = a->ready_fd;
 	pfh = a->pfh;
 	old_master = a->old_master;

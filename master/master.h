@@ -26,6 +26,7 @@ struct master_args {
 	bool			 drop;		/* workers setuid to uid/gid */
 	uid_t			 uid;
 	gid_t			 gid;
+	int			 afd;		/* --agent-listen, or -1 */
 };
 
 /* Runs the master loop until shutdown; returns the exit status. */

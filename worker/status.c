@@ -13,6 +13,9 @@
  * Between requests, once a second, it samples the request, 5xx and crash
  * counters into a ring of the last 10 minutes, which every format shows
  * as series (the page as small charts).
+ * With --agent-listen it also answers HAProxy's agent check (agent.c),
+ * in the same poll() as the status listener and while it waits on a
+ * status client, so neither kind of client holds up the other for long.
  */
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -35,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "exitcodes.h"
 #include "iov.h"
 #include "log.h"
@@ -909,16 +913,29 @@ done:
 	close(fd);
 }
 
+/* Connections waiting in the serving listeners' accept queues, now. */
+static unsigned
+status_queued(void)
+{
+	unsigned n = 0;
+
+	for (int i = 0; i < nql; i++)
+		ql[i].found = false;
+	if (nql == 0)
+		return 0;
+	diag_queues(AF_INET);
+	diag_queues(AF_INET6);
+	for (int i = 0; i < nql; i++)
+		if (ql[i].found)
+			n += ql[i].len;
+	return n;
+}
+
 /* The accept-queue length and limit of each TCP listener, now. */
 static void
 render_queues(struct out *o)
 {
-	for (int i = 0; i < nql; i++)
-		ql[i].found = false;
-	if (nql > 0) {
-		diag_queues(AF_INET);
-		diag_queues(AF_INET6);
-	}
+	(void)status_queued();
 	metric_head(o, "preforkd_listen_queue_length", "gauge",
 	    "Connections waiting in a TCP listener's accept queue.");
 	for (int i = 0; i < nql; i++)
@@ -1054,24 +1071,34 @@ render_metrics(struct out *o, const struct snap *sn)
 
 /* --- the connection -------------------------------------------------- */
 
-/* Waits for events on fd until deadline: 1 ready, 0 timed out, -1 error. */
+/*
+ * Waits for events on fd until deadline: 1 ready, 0 timed out, -1 error.
+ * Agent clients are answered meanwhile (they never block).
+ */
 static int
 wait_fd(int fd, short events, long long deadline)
 {
-	struct pollfd pfd = { .fd = fd, .events = events };
+	struct pollfd pfd[1 + AGENT_POLLFDS];
 
 	for (;;) {
-		long long left = deadline - sb_now_ms();
-		int rc;
+		long long wake = deadline, left;
+		int rc, na;
 
-		if (left <= 0)
+		pfd[0].fd = fd;
+		pfd[0].events = events;
+		pfd[0].revents = 0;
+		na = agent_pollfds(pfd + 1, &wake);
+		if (deadline - sb_now_ms() <= 0)
 			return 0;
-		rc = poll(&pfd, 1, (int)left);
+		left = wake - sb_now_ms();
+		rc = poll(pfd, (nfds_t)(1 + na), left > 0 ? (int)left : 0);
 		if (rc == -1 && errno == EINTR)
 			continue;	/* QUIT: this connection still ends */
-		if (rc <= 0)
-			return rc;
-		return 1;
+		if (rc == -1)
+			return -1;
+		agent_events(pfd + 1, na);
+		if (pfd[0].revents != 0)
+			return 1;
 	}
 }
 
@@ -1357,14 +1384,14 @@ pause_ms(long ms)
 }
 
 void
-status_main(const struct cfg *c, int lfd, const struct sb *board,
+status_main(const struct cfg *c, int lfd, int afd, const struct sb *board,
     const int *listeners, int nlisteners)
 {
 	pid_t master = getppid();
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
-	struct pollfd pfd = { .fd = lfd, .events = POLLIN };
-	char err[512];
+	struct pollfd pfd[1 + AGENT_POLLFDS];
+	char err[512], aname[160] = "";
 
 	cfg = c;
 	sb = board;
@@ -1389,17 +1416,31 @@ status_main(const struct cfg *c, int lfd, const struct sb *board,
 	worker_signals_init(on_signal, on_signal, NULL);
 	if (prctl(PR_SET_PDEATHSIG, SIGQUIT) == -1 || getppid() != master)
 		_exit(0);
-	if (getsockname(lfd, (struct sockaddr *)&ss, &sslen) == 0)
+	if (lfd != -1 &&
+	    getsockname(lfd, (struct sockaddr *)&ss, &sslen) == 0)
 		cfg_addr_str((struct sockaddr *)&ss, sslen, addr, sizeof(addr));
 	else
-		snprintf(addr, sizeof(addr), "%s", c->status_listen.spec);
-	title_set("preforkd: status %s", addr);
+		snprintf(addr, sizeof(addr), "%s", lfd != -1 ?
+		    c->status_listen.spec : "-");
+	if (afd != -1) {
+		sslen = sizeof(ss);
+		if (getsockname(afd, (struct sockaddr *)&ss, &sslen) == 0)
+			cfg_addr_str((struct sockaddr *)&ss, sslen, aname,
+			    sizeof(aname));
+		else
+			snprintf(aname, sizeof(aname), "%s",
+			    c->agent_listen.spec);
+		agent_init(afd, sb, status_queued);
+		title_set("preforkd: status %s agent %s", addr, aname);
+	} else
+		title_set("preforkd: status %s", addr);
 	if (sandbox_apply_process(c, SANDBOX_STATUS, err, sizeof(err)) == -1) {
 		log_errorx("%s", err);
 		_exit(WORKER_EXIT_BOOT);
 	}
 	while (!status_stop) {
-		int fd;
+		long long wake, left;
+		int fd, n = 0, na, rc;
 
 		if (status_reopen) {
 			status_reopen = 0;
@@ -1411,8 +1452,18 @@ status_main(const struct cfg *c, int lfd, const struct sb *board,
 		}
 		/* Wakes for the next sample even when nobody asks. */
 		hist_sample();
-		pfd.revents = 0;
-		if (poll(&pfd, 1, (int)(hist_due - sb_now_ms()) + 1) <= 0) {
+		wake = hist_due + 1;
+		if (lfd != -1) {
+			pfd[n].fd = lfd;
+			pfd[n].events = POLLIN;
+			pfd[n++].revents = 0;
+		}
+		na = agent_pollfds(pfd + n, &wake);
+		left = wake - sb_now_ms();
+		rc = poll(pfd, (nfds_t)(n + na), left > 0 ? (int)left : 0);
+		if (rc >= 0)
+			agent_events(pfd + n, na);
+		if (rc <= 0 || lfd == -1 || pfd[0].revents == 0) {
 			if (getppid() != master)
 				status_stop = 1;
 			continue;

@@ -11,11 +11,13 @@
 #include "sb.h"
 
 /*
- * Serves the status endpoints on the listening socket fd; never returns.
- * lfd[0..nlfd) are the serving listeners: it notes which they are (for
- * their accept-queue lengths in /metrics) and closes them.
+ * Serves the status endpoints on the listening socket fd and the agent
+ * check on afd (either may be -1); never returns. lfd[0..nlfd) are the
+ * serving listeners: it notes which they are (for their accept-queue
+ * lengths in /metrics and the agent's weight) and closes them.
  */
-void	status_main(const struct cfg *cfg, int fd, const struct sb *sb,
-	    const int *lfd, int nlfd) __attribute__((noreturn));
+void	status_main(const struct cfg *cfg, int fd, int afd,
+	    const struct sb *sb, const int *lfd, int nlfd)
+	    __attribute__((noreturn));
 
 #endif

@@ -756,8 +756,13 @@ set_key(struct cfg *c, const char *key, const char *val, char *err,
 		return 0;
 	}
 	if (strcmp(key, "agent-listen") == 0) {
-		if (cfg_parse_listen(val, &c->agent_listen, err, errlen) == -1)
+		char why[256];
+
+		if (cfg_parse_listen(val, &c->agent_listen, why,
+		    sizeof(why)) == -1) {
+			snprintf(err, errlen, "agent-listen: %s", why);
 			return -1;
+		}
 		/* HAProxy's agent check connects over TCP only. */
 		if (c->agent_listen.addr.ss_family == AF_UNIX) {
 			snprintf(err, errlen, "invalid value '%s' for "

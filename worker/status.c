@@ -1431,7 +1431,8 @@ status_main(const struct cfg *c, int lfd, int afd, const struct sb *board,
 			snprintf(aname, sizeof(aname), "%s",
 			    c->agent_listen.spec);
 		agent_init(afd, sb, status_queued);
-		title_set("preforkd: status %s agent %s", addr, aname);
+		title_set("preforkd: status %s%sagent %s", lfd != -1 ? addr :
+		    "", lfd != -1 ? " " : "", aname);
 	} else
 		title_set("preforkd: status %s", addr);
 	if (sandbox_apply_process(c, SANDBOX_STATUS, err, sizeof(err)) == -1) {

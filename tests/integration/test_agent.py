@@ -114,6 +114,20 @@ class ProtocolTest(AgentTestCase):
         # the close is clean (read until EOF, no reset).
         self.assertEqual(ask(srv.agent_port, b'be/s1\n'), b'ready up 100%\n')
         self.assertEqual(ask(srv.agent_port, b'x' * 3000), b'ready up 100%\n')
+        # Bytes that arrive after the answer (a late agent-send) are read
+        # and dropped while the connection lingers: no reset comes back.
+        with socket.create_connection(('127.0.0.1', srv.agent_port), timeout=3) as s:
+            got = b''
+            while not got.endswith(b'\n'):
+                d = s.recv(100)
+                self.assertTrue(d, got)
+                got += d
+            self.assertEqual(got, b'ready up 100%\n')
+            self.assertEqual(s.recv(100), b'')         # its half-close
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < 0.3:         # a reset needs an RTT
+                s.sendall(b'be/s1\n')                   # raises once reset
+                time.sleep(0.01)
         # Without --status-listen the status process serves the agent only.
         with open('/proc/%d/cmdline' % self.status_pid(srv), 'rb') as f:
             title = f.read().decode('latin-1')

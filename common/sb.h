@@ -90,6 +90,10 @@ struct sb {
 	volatile unsigned long long keeper_handed;	/* to workers, total */
 	volatile unsigned long long keeper_closed_idle;	/* idle timeouts */
 	volatile pid_t		keeper_pid;	/* 0 while there is none */
+	/* Set by the master when a stop closes the listeners (not when an
+	 * upgrade's new master keeps them): draining workers then wait out
+	 * the last handshakes (worker.c, STOP_QUIET_MS). */
+	volatile int		listeners_closing;
 };
 
 /* Maps a zeroed scoreboard shared with future children, or NULL. */

@@ -495,6 +495,8 @@ begin_stop(void)
 		if (upgrade_pid == 0)
 			refuse_new(lfds[i]);
 	}
+	if (upgrade_pid == 0)
+		sb->listeners_closing = 1;
 	signal_all(SIGQUIT);
 	if (keeper_pid != 0)
 		kill(keeper_pid, SIGQUIT);	/* closes idle connections */

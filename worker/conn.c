@@ -183,7 +183,9 @@ park(struct conn *c, long long idle_deadline, long long head_deadline)
 {
 	struct handoff h;
 
-	if (c->qfd == -1 || worker_stop)
+	/* A retiring worker (reload, recycling) parks too: the keeper and
+	 * the other workers go on. One of a stopping server does not. */
+	if (c->qfd == -1 || worker_drain)
 		return -1;
 	memset(&h, 0, sizeof(h));
 	handoff_pack(&h, HANDOFF_PARK, (struct sockaddr *)&c->peer,
@@ -279,11 +281,13 @@ idle_wait(struct conn *c)
 			return n;
 		if (errno != ETIMEDOUT && errno != EINTR)
 			return -1;
-		/* Idle past the fast path: the keeper waits for the client,
-		 * not a worker. If it cannot, the wait below is ours. */
-		if (park(c, deadline, 0) == 0)
-			return -1;
 	}
+	/* Idle past the fast path, or this worker retires: the keeper
+	 * waits for the client, not a worker (closing here would race a
+	 * request the client may be sending on this connection). If it
+	 * cannot, the wait below is ours. */
+	if (park(c, deadline, 0) == 0)
+		return -1;
 	for (;;) {
 		long long limit = deadline;
 
@@ -561,15 +565,32 @@ body_pending(const struct conn *c)
 	return (q->chunked || q->content_length > 0) && !c->rd.done;
 }
 
+/*
+ * Whether a stopping worker's last response closes its connection: when
+ * the server stops (QUIT), when the worker recycles (SPEC: its last
+ * response says Connection: close), and when there is no keeper to take
+ * the connection. A worker retired by a reload or TTOU hands it on.
+ */
+static bool
+last_response_closes(const struct conn *c)
+{
+	return worker_drain || worker_slot->recycle || c->qfd == -1;
+}
+
 void
 conn_before_head(struct conn *c)
 {
 	const struct http_req *q = &c->rd.req;
 
 	worker_slot->state = SB_WRITING;
-	if (worker_stop)
-		c->close = true;	/* stopping: this is the last response */
-	else if (!c->close && should_yield(c)) {
+	if (worker_stop && !c->close) {
+		/* Retiring for a reload or TTOU: the connection goes on with
+		 * another worker through the keeper, as at a slice's end. */
+		if (last_response_closes(c))
+			c->close = true;
+		else
+			c->yield = true;
+	} else if (!c->close && should_yield(c)) {
 		/* A client waits for this worker: this connection goes to
 		 * the keeper after the response (closed if there is none). */
 		if (c->qfd != -1)
@@ -792,7 +813,8 @@ serve_one(struct conn *c)
 	c->hijacked = c->aborted = false;
 	c->body_start = 0;
 	/* idle-timeout 0: no keep-alive. */
-	c->close = !q->keep_alive || q->upgrade || worker_stop ||
+	c->close = !q->keep_alive || q->upgrade ||
+	    (worker_stop && last_response_closes(c)) ||
 	    health_draining() ||
 	    c->nreq >= (unsigned long long)c->cfg->keepalive_requests ||
 	    c->cfg->idle_timeout_ms == 0;

@@ -29,7 +29,7 @@
 #include "worker.h"
 
 volatile sig_atomic_t worker_stop;
-static volatile sig_atomic_t worker_drain;
+volatile sig_atomic_t worker_drain;
 unsigned long long	worker_quota;	/* requests before recycling, 0: none */
 struct sb		*worker_sb;
 struct sb_slot		*worker_slot;
@@ -224,6 +224,28 @@ keeper_busy(void)
 }
 
 /*
+ * How long the listeners must have been quiet before a draining worker
+ * leaves, when the listeners close behind it. A client whose handshake
+ * completed before the master's SYN filter may send its request a little
+ * later, and with TCP_DEFER_ACCEPT the connection only reaches the accept
+ * queue then: leaving at the first empty look would let the close of the
+ * listener reset it.
+ */
+#define STOP_QUIET_MS	250
+
+/* While stopping: how much longer to wait on quiet listeners. */
+static int
+quiet_left(long long last)
+{
+	long long left;
+
+	if (!worker_sb->listeners_closing)
+		return 0;
+	left = last + STOP_QUIET_MS - sb_now_ms();
+	return left > 0 ? (int)left : 0;
+}
+
+/*
  * Serves connections until told to stop; then serves what is already in
  * the accept queue and the keeper queue (each with Connection: close)
  * and returns. One ready source per wake-up: epoll rotates its ready
@@ -235,33 +257,43 @@ accept_loop(const int *lfd, int nlfd, pid_t master)
 	struct sockaddr_storage ss;
 	struct epoll_event ev;
 	socklen_t sslen;
+	long long last = 0;	/* stopping: when a connection last came */
 	int fd, rc;
 
 	worker_slot->state = SB_ACCEPTING;
 	kill(master, MASTER_SIG_SB);	/* ready: a reload or recycle goes on */
 	for (;;) {
-		bool stopping = worker_stop;
+		bool stopping = worker_stop, busy;
 
 		if (stopping && !worker_drain)
 			return;
 		worker_check_reopen();
 
 		worker_slot->state = SB_ACCEPTING;
+		/* Read before the wait: the keeper lowers its count only
+		 * after the hand-off is in the queue, so once it reads 0 an
+		 * empty wait means nothing more can come (read after, a
+		 * hand-off sent meanwhile would be left in the queue). */
+		busy = stopping && keeper_busy();
+		if (stopping && last == 0)
+			last = sb_now_ms();
 		/* Bounded, so that a dead master is noticed even if the
 		 * parent-death signal were lost. */
 		rc = epoll_wait(wep, &ev, 1, !stopping ? MASTER_CHECK_MS :
-		    keeper_busy() ? 50 : 0);
+		    busy ? 50 : quiet_left(last));
 		if (rc == -1 && errno != EINTR) {
 			log_warn("epoll_wait() failed");
 			pause_ms(100);
 			continue;
 		}
 		if (rc <= 0) {
-			if (rc == 0 && ((stopping && !keeper_busy()) ||
-			    getppid() != master))
+			if (rc == 0 && ((stopping && !busy &&
+			    quiet_left(last) == 0) || getppid() != master))
 				return;
 			continue;
 		}
+		if (stopping)
+			last = sb_now_ms();
 		worker_slot->state = SB_READING;
 		if ((int)ev.data.u32 == nlfd) {
 			if (conn_take(&conn) == -1 && errno == EPIPE) {

@@ -15,6 +15,9 @@
 /* Set by SIGQUIT (server stops) or SIGHUP (this worker is replaced):
  * finish the current request, then exit. */
 extern volatile sig_atomic_t worker_stop;
+/* Set by SIGQUIT only: the server stops (the keeper too). Without it a
+ * stopping worker is retiring and the server goes on. */
+extern volatile sig_atomic_t worker_drain;
 
 /* Reopens the logs if USR1 asked for it; called between requests. */
 void	worker_check_reopen(void);

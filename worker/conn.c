@@ -201,6 +201,7 @@ park(struct conn *c, long long idle_deadline, long long head_deadline)
 	h.buffer_body = (uint32_t)c->cfg->buffer_body;
 	h.body_timeout_ms = c->cfg->body_timeout_ms;
 	h.min_body_rate = c->cfg->min_body_rate;
+	h.max_body = c->cfg->max_body_size;
 	h.len = (uint32_t)c->rd.len;
 	if (handoff_send(c->qfd, &h, c->fd, c->rd.buf) == -1)
 		return -1;
@@ -348,10 +349,26 @@ fill_or_park(struct conn *c, long long deadline)
 }
 
 /*
- * A small body (Content-Length up to --buffer-body) that is not all here
- * HEAD_GRACE_MS after its head is parked with the head: the keeper reads
- * it under the body timeout and --min-body-rate and hands the request
- * back whole, so a slow sender never holds a worker. Not with
+ * Where the body after a complete head stands, judged on a copy of the
+ * reader (nothing is consumed): CHUNK_DONE when it is all here,
+ * CHUNK_AGAIN when more must come, or the error status its framing has.
+ */
+static int
+body_framed(const struct conn *c)
+{
+	struct chunk b = c->rd.b;
+	size_t pos = c->rd.pos;
+
+	return chunk_frame(&b, c->rd.buf, c->rd.len, &pos);
+}
+
+/*
+ * A small body (by Content-Length up to --buffer-body, or chunked) that
+ * is not all here HEAD_GRACE_MS after its head is parked with the head:
+ * the keeper reads it under the body timeout and --min-body-rate and
+ * hands the request back whole, so a slow sender never holds a worker. A
+ * chunked body is parked only while less than --buffer-body of it came
+ * (beyond, the keeper would hand it straight back). Not with
  * Expect: 100-continue: the client waits for the 100, which the worker
  * sends on its first body read, and a request may be refused without its
  * body (KEEPER.md). The head is at buf[0] (see park()). Returns true when
@@ -362,21 +379,22 @@ park_body(struct conn *c)
 {
 	const struct http_req *q = &c->rd.req;
 	long long soon = now_ms() + HEAD_GRACE_MS;
-	size_t want;
+	size_t limit = (size_t)c->cfg->buffer_body;
 
-	if (c->qfd == -1 || worker_stop || q->chunked || q->expect_continue ||
-	    q->content_length <= 0 ||
-	    q->content_length > (long long)c->cfg->buffer_body)
+	if (c->qfd == -1 || worker_stop || q->expect_continue ||
+	    limit == 0 || (!q->chunked && (q->content_length <= 0 ||
+	    q->content_length > (long long)limit)))
 		return false;
-	want = q->head_len + (size_t)q->content_length;
-	while (c->rd.len < want) {
+	while (body_framed(c) == CHUNK_AGAIN) {
+		if (q->chunked && c->rd.len - q->head_len >= limit)
+			return false;
 		if (fill(c, soon) > 0)
 			continue;
 		if (errno != ETIMEDOUT)
 			return false;	/* EOF, an error: found when served */
 		return park(c, 0, now_ms() + c->cfg->header_timeout_ms) == 0;
 	}
-	return false;
+	return false;		/* all here, or bad: answered here */
 }
 
 /*

@@ -251,7 +251,11 @@ fast_wait(struct conn *c)
 /*
  * The wait for the next request on a kept-alive connection, up to the
  * idle timeout. It watches the listeners too, so that a client waiting in
- * the accept queue can take this worker (should_yield). Returns like
+ * the accept queue can take this worker (should_yield). When the keeper's
+ * queue had no room for it (a burst of hand-offs outran the keeper), it
+ * is parked again every PARK_RETRY_MS, and given up for a waiting client
+ * only once the queue stayed full for IDLE_YIELD_MS (KEEPER.md 1: a full
+ * queue is retried, not a reason to drop the connection). Returns like
  * fill(); -1 when parked, yielding, timing out or stopping (close
  * silently unless c->handed).
  */
@@ -259,7 +263,7 @@ static ssize_t
 idle_wait(struct conn *c)
 {
 	struct pollfd pfd[1 + MAX_LISTENERS];
-	long long idle_start = now_ms();
+	long long idle_start = now_ms(), full_since = 0;
 	long long deadline = idle_start + c->cfg->idle_timeout_ms, left;
 	int rc;
 
@@ -284,9 +288,11 @@ idle_wait(struct conn *c)
 		 * not a worker. If it cannot, the wait below is ours. */
 		if (park(c, deadline, 0) == 0)
 			return -1;
+		if (c->qfd != -1)
+			full_since = now_ms();
 	}
 	for (;;) {
-		long long limit = deadline;
+		long long limit = deadline, now, wait;
 
 		/* Stopping: a request may be on its way right after our last
 		 * response; close only once the client has been quiet for a
@@ -295,23 +301,30 @@ idle_wait(struct conn *c)
 			limit = idle_start + IDLE_YIELD_MS;
 		if ((left = limit - now_ms()) <= 0)
 			break;
-		rc = poll(pfd, (nfds_t)(1 + c->nlfd), (int)left);
+		wait = full_since != 0 && left > PARK_RETRY_MS ? PARK_RETRY_MS :
+		    left;
+		rc = poll(pfd, (nfds_t)(1 + c->nlfd), (int)wait);
 		if (rc == -1) {
 			if (errno == EINTR)
 				continue;
 			return -1;
 		}
-		if (rc == 0)
-			break;
-		if (pfd[0].revents != 0)
+		if (rc > 0 && pfd[0].revents != 0)
 			return read_some(c);
+		if (full_since != 0 && park(c, deadline, 0) == 0)
+			return -1;
+		if (rc == 0)
+			continue;	/* the deadline, or a retry */
 		/* A client waits. A connection in active use was told by its
 		 * last response (should_yield at the head); closing it now
 		 * would race its next request, so only one idle for a while
 		 * is let go here, silently. */
-		if (now_ms() - idle_start >= IDLE_YIELD_MS && should_yield(c))
+		now = now_ms();
+		if (now - idle_start >= IDLE_YIELD_MS && (full_since == 0 ||
+		    now - full_since >= IDLE_YIELD_MS) && should_yield(c))
 			return -1;
-		rc = poll(pfd, 1, IDLE_YIELD_MS / 4);
+		rc = poll(pfd, 1, full_since != 0 ? PARK_RETRY_MS :
+		    IDLE_YIELD_MS / 4);
 		if (rc > 0)
 			return read_some(c);
 	}

@@ -403,9 +403,12 @@ kconn_grow(struct kconn *c)
 /*
  * Where c's body stands: frames the bytes that came since the last call.
  * Returns CHUNK_DONE (all here: hand it over), CHUNK_AGAIN (wait for
- * more), 1 (hand it over as it is: a chunked body grew past the sender's
- * --buffer-body, and the worker reads the rest), or an error status.
+ * more), KBODY_AS_IS (hand it over as it is: a chunked body grew past the
+ * sender's --buffer-body, and the worker reads the rest), or an error
+ * status.
  */
+#define KBODY_AS_IS	1
+
 static int
 kbody_frame(struct kconn *c)
 {
@@ -414,7 +417,7 @@ kbody_frame(struct kconn *c)
 
 	rc = chunk_frame(&b->ch, c->buf, c->len, &b->pos);
 	if (rc == CHUNK_AGAIN && c->len - b->head_len >= c->h.buffer_body)
-		return 1;
+		return KBODY_AS_IS;
 	return rc;
 }
 
@@ -475,7 +478,7 @@ kconn_body(struct kconn *c)
 	b->pos = b->head_len = q->head_len;
 	b->max = max;
 	b->chunked = q->chunked;
-	if ((rc = kbody_frame(c)) == CHUNK_DONE || rc == 1) {
+	if ((rc = kbody_frame(c)) == CHUNK_DONE || rc == KBODY_AS_IS) {
 		free(c->body);
 		c->body = NULL;
 		return 0;
@@ -511,7 +514,7 @@ kconn_body_read(struct kconn *c)
 	long long now = now_ms(), el = now - b->start;
 	int rc = kbody_frame(c);
 
-	if (rc == CHUNK_DONE || rc == 1) {
+	if (rc == CHUNK_DONE || rc == KBODY_AS_IS) {
 		kconn_ready(c);
 		return;
 	}

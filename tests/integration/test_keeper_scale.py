@@ -185,7 +185,7 @@ class KeeperScale(ServerTestCase):
         hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         self.assertEqual(nofile(srv.pid), (1024, hard))
         self.assertEqual(nofile(keeper), (hard, hard))
-        for _ in range(3):      # the keeper's first hand-offs, warmed up
+        for _ in range(3):      # warm-up; these close, none is parked
             self.probe(srv.port)
         self.assertTrue(wait_for(lambda: socket_count(keeper) == 1,
                                  self.left(5.0)))

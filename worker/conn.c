@@ -292,7 +292,7 @@ idle_wait(struct conn *c)
 			full_since = now_ms();
 	}
 	for (;;) {
-		long long limit = deadline, now, wait;
+		long long limit = deadline, now, nap;
 
 		/* Stopping: a request may be on its way right after our last
 		 * response; close only once the client has been quiet for a
@@ -301,9 +301,9 @@ idle_wait(struct conn *c)
 			limit = idle_start + IDLE_YIELD_MS;
 		if ((left = limit - now_ms()) <= 0)
 			break;
-		wait = full_since != 0 && left > PARK_RETRY_MS ? PARK_RETRY_MS :
+		nap = full_since != 0 && left > PARK_RETRY_MS ? PARK_RETRY_MS :
 		    left;
-		rc = poll(pfd, (nfds_t)(1 + c->nlfd), (int)wait);
+		rc = poll(pfd, (nfds_t)(1 + c->nlfd), (int)nap);
 		if (rc == -1) {
 			if (errno == EINTR)
 				continue;

@@ -50,6 +50,7 @@
 #define TITLE_TICK_MS		500		/* then its title is refreshed this often */
 #define IO_BUF_SIZE		16384		/* read buffer beyond the head limit */
 #define RESP_HEAD_SIZE		2048		/* head past handler fields */
+#define PARK_RETRY_MS		50		/* the keeper queue was full: again */
 /* the status process (--status-listen) */
 #define STATUS_HEAD_MAX		8192	/* request head; more is 431 */
 #define STATUS_READ_MS		2000	/* to receive the whole head */

@@ -203,6 +203,7 @@ park(struct conn *c, long long idle_deadline, long long head_deadline)
 	h.buffer_body = (uint32_t)c->cfg->buffer_body;
 	h.body_timeout_ms = c->cfg->body_timeout_ms;
 	h.min_body_rate = c->cfg->min_body_rate;
+	h.max_body = c->cfg->max_body_size;
 	h.len = (uint32_t)c->rd.len;
 	if (handoff_send(c->qfd, &h, c->fd, c->rd.buf) == -1)
 		return -1;
@@ -252,7 +253,11 @@ fast_wait(struct conn *c)
 /*
  * The wait for the next request on a kept-alive connection, up to the
  * idle timeout. It watches the listeners too, so that a client waiting in
- * the accept queue can take this worker (should_yield). Returns like
+ * the accept queue can take this worker (should_yield). When the keeper's
+ * queue had no room for it (a burst of hand-offs outran the keeper), it
+ * is parked again every PARK_RETRY_MS, and given up for a waiting client
+ * only once the queue stayed full for IDLE_YIELD_MS (KEEPER.md 1: a full
+ * queue is retried, not a reason to drop the connection). Returns like
  * fill(); -1 when parked, yielding, timing out or stopping (close
  * silently unless c->handed).
  */
@@ -260,7 +265,7 @@ static ssize_t
 idle_wait(struct conn *c)
 {
 	struct pollfd pfd[1 + MAX_LISTENERS];
-	long long idle_start = now_ms();
+	long long idle_start = now_ms(), full_since = 0;
 	long long deadline = idle_start + c->cfg->idle_timeout_ms, left;
 	int rc;
 
@@ -288,8 +293,10 @@ idle_wait(struct conn *c)
 	 * cannot, the wait below is ours. */
 	if (park(c, deadline, 0) == 0)
 		return -1;
+	if (c->qfd != -1 && !worker_drain)
+		full_since = now_ms();	/* the queue was full: retry */
 	for (;;) {
-		long long limit = deadline;
+		long long limit = deadline, now, nap;
 
 		/* Stopping: a request may be on its way right after our last
 		 * response; close only once the client has been quiet for a
@@ -298,23 +305,30 @@ idle_wait(struct conn *c)
 			limit = idle_start + IDLE_YIELD_MS;
 		if ((left = limit - now_ms()) <= 0)
 			break;
-		rc = poll(pfd, (nfds_t)(1 + c->nlfd), (int)left);
+		nap = full_since != 0 && left > PARK_RETRY_MS ? PARK_RETRY_MS :
+		    left;
+		rc = poll(pfd, (nfds_t)(1 + c->nlfd), (int)nap);
 		if (rc == -1) {
 			if (errno == EINTR)
 				continue;
 			return -1;
 		}
-		if (rc == 0)
-			break;
-		if (pfd[0].revents != 0)
+		if (rc > 0 && pfd[0].revents != 0)
 			return read_some(c);
+		if (full_since != 0 && park(c, deadline, 0) == 0)
+			return -1;
+		if (rc == 0)
+			continue;	/* the deadline, or a retry */
 		/* A client waits. A connection in active use was told by its
 		 * last response (should_yield at the head); closing it now
 		 * would race its next request, so only one idle for a while
 		 * is let go here, silently. */
-		if (now_ms() - idle_start >= IDLE_YIELD_MS && should_yield(c))
+		now = now_ms();
+		if (now - idle_start >= IDLE_YIELD_MS && (full_since == 0 ||
+		    now - full_since >= IDLE_YIELD_MS) && should_yield(c))
 			return -1;
-		rc = poll(pfd, 1, IDLE_YIELD_MS / 4);
+		rc = poll(pfd, 1, full_since != 0 ? PARK_RETRY_MS :
+		    IDLE_YIELD_MS / 4);
 		if (rc > 0)
 			return read_some(c);
 	}
@@ -352,10 +366,26 @@ fill_or_park(struct conn *c, long long deadline)
 }
 
 /*
- * A small body (Content-Length up to --buffer-body) that is not all here
- * HEAD_GRACE_MS after its head is parked with the head: the keeper reads
- * it under the body timeout and --min-body-rate and hands the request
- * back whole, so a slow sender never holds a worker. Not with
+ * Where the body after a complete head stands, judged on a copy of the
+ * reader (nothing is consumed): CHUNK_DONE when it is all here,
+ * CHUNK_AGAIN when more must come, or the error status its framing has.
+ */
+static int
+body_framed(const struct conn *c)
+{
+	struct chunk b = c->rd.b;
+	size_t pos = c->rd.pos;
+
+	return chunk_frame(&b, c->rd.buf, c->rd.len, &pos);
+}
+
+/*
+ * A small body (by Content-Length up to --buffer-body, or chunked) that
+ * is not all here HEAD_GRACE_MS after its head is parked with the head:
+ * the keeper reads it under the body timeout and --min-body-rate and
+ * hands the request back whole, so a slow sender never holds a worker. A
+ * chunked body is parked only while less than --buffer-body of it came
+ * (beyond, the keeper would hand it straight back). Not with
  * Expect: 100-continue: the client waits for the 100, which the worker
  * sends on its first body read, and a request may be refused without its
  * body (KEEPER.md). The head is at buf[0] (see park()). Returns true when
@@ -366,21 +396,22 @@ park_body(struct conn *c)
 {
 	const struct http_req *q = &c->rd.req;
 	long long soon = now_ms() + HEAD_GRACE_MS;
-	size_t want;
+	size_t limit = (size_t)c->cfg->buffer_body;
 
-	if (c->qfd == -1 || worker_stop || q->chunked || q->expect_continue ||
-	    q->content_length <= 0 ||
-	    q->content_length > (long long)c->cfg->buffer_body)
+	if (c->qfd == -1 || worker_stop || q->expect_continue ||
+	    limit == 0 || (!q->chunked && (q->content_length <= 0 ||
+	    q->content_length > (long long)limit)))
 		return false;
-	want = q->head_len + (size_t)q->content_length;
-	while (c->rd.len < want) {
+	while (body_framed(c) == CHUNK_AGAIN) {
+		if (q->chunked && c->rd.len - q->head_len >= limit)
+			return false;
 		if (fill(c, soon) > 0)
 			continue;
 		if (errno != ETIMEDOUT)
 			return false;	/* EOF, an error: found when served */
 		return park(c, 0, now_ms() + c->cfg->header_timeout_ms) == 0;
 	}
-	return false;
+	return false;		/* all here, or bad: answered here */
 }
 
 /*

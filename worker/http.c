@@ -3,15 +3,16 @@
  * its end, so pipelined input stays in the buffer for the next request);
  * checks of our own make that reading unambiguous (RFC 9112 section 6.3
  * and the usual smuggling vectors); the body's framing (Content-Length or
- * chunked) is read by body_step() here, strictly.
+ * chunked) is read by chunk_step() (chunk.c), strictly, the very state
+ * machine the keeper frames bodies with.
  */
 #include <ctype.h>
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
-#include "hex.h"
 #include "http.h"
+#include "tchar.h"
 
 static int on_url(http_parser *, const char *, size_t);
 static int on_header_field(http_parser *, const char *, size_t);
@@ -23,25 +24,6 @@ static const http_parser_settings settings = {
 	.on_header_field = on_header_field,
 	.on_header_value = on_header_value,
 	.on_headers_complete = on_headers_complete,
-};
-
-/* RFC 9110 tchar. */
-static const unsigned char tchar[256] = {
-	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1,
-	['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1,
-	['`'] = 1, ['|'] = 1, ['~'] = 1,
-	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
-	['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
-	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
-	['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
-	['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
-	['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
-	['Y'] = 1, ['Z'] = 1,
-	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
-	['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
-	['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
-	['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
-	['y'] = 1, ['z'] = 1,
 };
 
 static const struct {
@@ -589,186 +571,38 @@ http_parse_head(struct http_reader *r)
 	r->in_head = false;
 	if ((rc = check_head(r)) != 0)
 		return rc;
-	/* The body is framed by body_step() from the byte after the head. */
+	/* The body is framed by chunk_step() from the byte after the head. */
 	r->pos = r->req.head_len;
-	if (r->req.chunked)
-		r->b.state = B_SIZE;
-	else if (r->req.content_length > 0) {
-		r->b.state = B_LENGTH;
-		r->b.remaining = (unsigned long long)r->req.content_length;
-	} else
-		r->b.state = B_DONE;
+	chunk_start(&r->b, r->req.chunked, r->req.content_length, r->max_body,
+	    r->max_head);
 	return PARSE_HEAD;
 }
 
-/*
- * The body's framing is ours, not http-parser's: the Debian build of
- * http-parser is not strict about chunk lines, and a lenient chunked
- * reader is exactly what request smuggling feeds on. One step consumes
- * bytes from buf[*pos..len) and returns PARSE_BODY (a data piece in p,
- * n), PARSE_DONE, PARSE_AGAIN (all consumed), or 400/413/431.
- */
-static int
-body_step(struct http_body *b, const char *buf, size_t len, size_t *pos,
-    const char **p, size_t *n, long long max_body, size_t max_head)
-{
-	while (*pos < len || b->state == B_DONE) {
-		unsigned char c;
-		size_t k;
-		int d;
-
-		switch (b->state) {
-		case B_DONE:
-			return PARSE_DONE;
-		case B_LENGTH:
-		case B_DATA:
-			k = len - *pos;
-			if ((unsigned long long)k > b->remaining)
-				k = (size_t)b->remaining;
-			*p = buf + *pos;
-			*n = k;
-			*pos += k;
-			b->remaining -= k;
-			if (b->remaining == 0)
-				b->state = b->state == B_LENGTH ? B_DONE : B_DATA_CR;
-			return PARSE_BODY;
-		default:
-			break;
-		}
-		c = (unsigned char)buf[(*pos)++];
-		b->framing++;
-		switch (b->state) {
-		case B_SIZE:
-			if ((d = hex_value(c)) != -1) {
-				if (++b->digits > 15)
-					return 400;	/* no body is that large */
-				b->remaining = b->remaining * 16 + (unsigned)d;
-			} else if (c == ';' && b->digits > 0) {
-				b->state = B_EXT;
-				b->line = 0;
-			} else if ((c == ' ' || c == '\t') && b->digits > 0) {
-				b->state = B_SIZE_BWS;
-				b->line = 0;
-			} else if (c == '\r' && b->digits > 0)
-				b->state = B_SIZE_LF;
-			else
-				return 400;
-			break;
-		case B_SIZE_BWS:
-			/* BWS after the size only leads to an extension
-			 * (RFC 9112 7.1.1): "5 \r\n" and "5 5" stay 400. */
-			if (c == ';')
-				b->state = B_EXT;
-			else if ((c != ' ' && c != '\t') ||
-			    ++b->line > max_head)
-				return 400;
-			break;
-		case B_EXT:
-			if (c == '\r')
-				b->state = B_SIZE_LF;
-			else if ((c < 0x20 && c != '\t') || c == 0x7f ||
-			    ++b->line > max_head)
-				return 400;
-			break;
-		case B_SIZE_LF:
-			if (c != '\n')
-				return 400;
-			if (b->remaining == 0) {
-				b->state = B_TRAILER_START;
-				break;
-			}
-			if (b->remaining > (unsigned long long)(max_body -
-			    b->declared))
-				return 413;
-			b->declared += (long long)b->remaining;
-			b->state = B_DATA;
-			break;
-		case B_DATA_CR:
-			if (c != '\r')
-				return 400;
-			b->state = B_DATA_LF;
-			break;
-		case B_DATA_LF:
-			if (c != '\n')
-				return 400;
-			b->state = B_SIZE;
-			b->digits = 0;
-			b->remaining = 0;
-			break;
-		case B_TRAILER_START:
-			if (c == '\r')
-				b->state = B_LAST_LF;
-			else if (tchar[c]) {	/* a field name; no obs-fold */
-				b->state = B_TRAILER_LINE;
-				b->colon = false;
-			} else
-				return 400;
-			break;
-		case B_TRAILER_LINE:
-			if (++b->trailer > max_head)
-				return 431;
-			if (c == '\r') {
-				if (!b->colon)
-					return 400;
-				b->state = B_TRAILER_LF;
-			} else if (!b->colon) {
-				if (c == ':')
-					b->colon = true;
-				else if (!tchar[c])
-					return 400;
-			} else if ((c < 0x20 && c != '\t') || c == 0x7f)
-				return 400;
-			break;
-		case B_TRAILER_LF:
-			if (c != '\n')
-				return 400;
-			b->state = B_TRAILER_START;
-			break;
-		case B_LAST_LF:
-			if (c != '\n')
-				return 400;
-			b->state = B_DONE;
-			break;
-		default:
-			return 400;
-		}
-	}
-	return PARSE_AGAIN;
-}
+/* The reader's results are chunk_step()'s where they meet. */
+_Static_assert((int)PARSE_AGAIN == (int)CHUNK_AGAIN &&
+    (int)PARSE_BODY == (int)CHUNK_DATA && (int)PARSE_DONE == (int)CHUNK_DONE,
+    "http_result and chunk_result differ");
 
 int
 http_parse_body(struct http_reader *r, const char **p, size_t *n)
 {
 	int rc;
 
-	rc = body_step(&r->b, r->buf, r->len, &r->pos, p, n, r->max_body,
-	    r->max_head);
-	if (rc == PARSE_BODY) {
+	rc = chunk_step(&r->b, r->buf, r->len, &r->pos, p, n);
+	if (rc == PARSE_BODY)
 		r->body_read += (long long)*n;
-		if (r->body_read > r->max_body)
-			return 413;
-	} else if (rc == PARSE_DONE)
+	else if (rc == PARSE_DONE)
 		r->done = true;
-	/* Framing (sizes, extensions, trailers) may not dwarf the data. */
-	if (r->b.framing > r->max_head + 2 * (size_t)r->body_read + 64)
-		return 400;
 	return rc;
 }
 
 bool
 http_body_buffered(const struct http_reader *r)
 {
-	struct http_body b = r->b;
-	size_t pos = r->pos, n;
-	const char *p;
-	int rc;
+	struct chunk b = r->b;
+	size_t pos = r->pos;
 
-	if (r->done)
-		return true;
-	while ((rc = body_step(&b, r->buf, r->len, &pos, &p, &n, r->max_body,
-	    r->max_head)) == PARSE_BODY)
-		;
-	return rc == PARSE_DONE;
+	return r->done || chunk_frame(&b, r->buf, r->len, &pos) == CHUNK_DONE;
 }
 
 void

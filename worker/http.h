@@ -12,6 +12,7 @@
 
 #include <http_parser.h>
 
+#include "chunk.h"
 #include "defaults.h"
 
 /* Headers the server itself looks at, classified once per request. */
@@ -53,24 +54,6 @@ enum http_result {
 	PARSE_DONE = 3		/* the request (body included) is complete */
 };
 
-/* Where the body framing stands (http.c body_step). */
-enum body_state {
-	B_DONE, B_LENGTH, B_SIZE, B_SIZE_BWS, B_EXT, B_SIZE_LF, B_DATA,
-	B_DATA_CR, B_DATA_LF, B_TRAILER_START, B_TRAILER_LINE, B_TRAILER_LF,
-	B_LAST_LF
-};
-
-struct http_body {
-	enum body_state		 state;
-	unsigned long long	 remaining;	/* of the body or the chunk */
-	int			 digits;	/* of the chunk size so far */
-	size_t			 line;		/* chunk extension bytes */
-	size_t			 trailer;	/* trailer section bytes */
-	size_t			 framing;	/* non-data bytes of the body */
-	long long		 declared;	/* sum of chunk sizes */
-	bool			 colon;		/* trailer line: past its ':' */
-};
-
 struct http_reader {
 	http_parser	 parser;
 	struct http_req	 req;
@@ -81,7 +64,7 @@ struct http_reader {
 	size_t		 max_head;
 	long long	 max_body;
 	long long	 body_read;	/* body bytes handed out */
-	struct http_body b;
+	struct chunk	 b;		/* the body's framing (chunk.h) */
 	bool		 in_head;
 	bool		 last_was_value;
 	bool		 head_done;

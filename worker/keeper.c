@@ -5,9 +5,13 @@
  * A parked connection costs a small struct, plus a buffer only once its
  * next head starts to arrive. Whether a head is complete (or wrong: 400,
  * 414, 431...) is decided by http_parse_head(), the workers' own reader,
- * so both sides agree byte for byte. A small body by Content-Length
- * (--buffer-body) is read here too before the hand-off, under the body
- * timeout and --min-body-rate (kconn_body). A complete request goes to
+ * so both sides agree byte for byte. A small body (--buffer-body), by
+ * Content-Length or chunked, is read here too before the hand-off, under
+ * the body timeout and --min-body-rate (kconn_body), and framed by
+ * chunk_frame(), the workers' own body framing: its chunked form goes
+ * over untouched, a body bigger than --buffer-body goes with the bytes
+ * read so far, and the body limits and every framing error are answered
+ * here as a worker would answer them. A complete request goes to
  * whichever worker takes it from the queue, with every byte read; the
  * keeper's copy is closed only once the message is sent (one owner,
  * KEEPER.md).
@@ -27,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chunk.h"
 #include "exitcodes.h"
 #include "handoff.h"
 #include "http.h"
@@ -46,6 +51,16 @@ enum kstate {
 	K_LINGER	/* write side shut: reading what comes until EOF */
 };
 
+/* A body being read (K_BODY only: an idle connection has none). */
+struct kbody {
+	struct chunk	 ch;		/* its framing, up to pos */
+	size_t		 pos;		/* framed so far, from the head's end */
+	size_t		 head_len;
+	size_t		 max;		/* the buffer never grows past it */
+	long long	 start;		/* ms, for --min-body-rate */
+	bool		 chunked;
+};
+
 struct kconn {
 	int		 fd;
 	enum kstate	 state;
@@ -54,9 +69,7 @@ struct kconn {
 	struct kconn	*prev, *next;	/* the idle or the ready list */
 	char		*buf;		/* the bytes read, NULL while idle */
 	size_t		 len, cap;
-	size_t		 want;		/* K_BODY: head and body, bytes */
-	size_t		 head_len;	/* K_BODY */
-	long long	 body_start;	/* K_BODY: ms, for --min-body-rate */
+	struct kbody	*body;		/* K_BODY */
 	struct handoff	 h;
 };
 
@@ -208,6 +221,7 @@ kconn_close(struct kconn *c)
 	heap_del(c);
 	(void)epoll_ctl(kep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
+	free(c->body);
 	free(c->buf);
 	free(c);
 	ksb->keeper_parked = nparked;
@@ -227,6 +241,11 @@ kconn_linger(struct kconn *c)
 		(void)epoll_ctl(kep, EPOLL_CTL_ADD, c->fd, &ev);
 	leave_state(c);
 	c->state = K_LINGER;
+	free(c->body);
+	c->body = NULL;
+	free(c->buf);		/* what comes now is read into scratch */
+	c->buf = NULL;
+	c->len = c->cap = 0;
 	(void)shutdown(c->fd, SHUT_WR);
 	if (heap_set(c, now_ms() + LINGER_MS) == -1)
 		kconn_close(c);
@@ -310,6 +329,8 @@ kconn_ready(struct kconn *c)
 	if (c->state == K_IDLE)
 		list_del(&idle, c);
 	c->state = K_READY;
+	free(c->body);
+	c->body = NULL;
 	list_add(&ready, c);
 	if (ready.head == c && kconn_send(c) == 0)
 		return;
@@ -338,7 +359,7 @@ kconn_parse(struct kconn *c)
 {
 	size_t room;
 
-	http_reader_init(&rd, c->buf, c->cap, c->h.max_head, LLONG_MAX);
+	http_reader_init(&rd, c->buf, c->cap, c->h.max_head, c->h.max_body);
 	(void)http_space(&rd, &room);
 	http_filled(&rd, c->len);
 	return http_parse_head(&rd);
@@ -380,39 +401,103 @@ kconn_grow(struct kconn *c)
 }
 
 /*
- * A complete head (just parsed into rd): a small body by Content-Length
- * (up to the sender's --buffer-body) is read here before the hand-off,
- * so that a slow sender holds no worker. Chunked bodies, larger ones and
- * Expect: 100-continue go to a worker with the head (the client waits
- * for a 100 that the worker sends; KEEPER.md). Returns 0 when c can be
+ * Where c's body stands: frames the bytes that came since the last call.
+ * Returns CHUNK_DONE (all here: hand it over), CHUNK_AGAIN (wait for
+ * more), KBODY_AS_IS (hand it over as it is: a chunked body grew past the
+ * sender's --buffer-body, and the worker reads the rest), or an error
+ * status.
+ */
+#define KBODY_AS_IS	1
+
+static int
+kbody_frame(struct kconn *c)
+{
+	struct kbody *b = c->body;
+	int rc;
+
+	rc = chunk_frame(&b->ch, c->buf, c->len, &b->pos);
+	if (rc == CHUNK_AGAIN && c->len - b->head_len >= c->h.buffer_body)
+		return KBODY_AS_IS;
+	return rc;
+}
+
+/*
+ * Keeps room for the next read of a chunked body: the buffer doubles up
+ * to the head and --buffer-body (a slow body costs what has arrived, not
+ * the limit). Returns 0 or -1.
+ */
+static int
+kbody_grow(struct kconn *c)
+{
+	size_t ncap;
+	char *nb;
+
+	if (c->len < c->cap)
+		return 0;
+	ncap = 2 * c->cap < c->body->max ? 2 * c->cap : c->body->max;
+	if (ncap <= c->cap || (nb = realloc(c->buf, ncap)) == NULL)
+		return -1;
+	c->buf = nb;
+	c->cap = ncap;
+	return 0;
+}
+
+/*
+ * A complete head (just parsed into rd): a small body (by Content-Length
+ * up to the sender's --buffer-body, or chunked) is read here before the
+ * hand-off, so that a slow sender holds no worker. Larger ones and
+ * Expect: 100-continue go to a worker with the head (the client waits for
+ * a 100 that the worker sends; KEEPER.md), and so does a chunked body as
+ * soon as what came of it is --buffer-body long. Returns 0 when c can be
  * handed over now, 1 when its body is being read (or it was answered).
  */
 static int
 kconn_body(struct kconn *c)
 {
 	const struct http_req *q = &rd.req;
-	size_t want;
+	struct kbody *b;
+	size_t max;
 	char *nb;
+	int rc;
 
-	if (q->chunked || q->expect_continue || q->content_length <= 0 ||
-	    q->content_length > (long long)c->h.buffer_body)
+	if (q->expect_continue || c->h.buffer_body == 0 || (!q->chunked &&
+	    (q->content_length <= 0 ||
+	    q->content_length > (long long)c->h.buffer_body)))
 		return 0;
-	want = q->head_len + (size_t)q->content_length;
-	if (c->len >= want)
+	/* A body by Content-Length gets its whole buffer at once (the
+	 * client declared it), a chunked one grows as it comes. */
+	max = q->head_len + (q->chunked ? c->h.buffer_body :
+	    (size_t)q->content_length);
+	if ((b = calloc(1, sizeof(*b))) == NULL) {
+		kconn_answer(c, 503);
+		return 1;
+	}
+	c->body = b;
+	chunk_start(&b->ch, q->chunked, q->content_length, c->h.max_body,
+	    c->h.max_head);
+	b->pos = b->head_len = q->head_len;
+	b->max = max;
+	b->chunked = q->chunked;
+	if ((rc = kbody_frame(c)) == CHUNK_DONE || rc == KBODY_AS_IS) {
+		free(c->body);
+		c->body = NULL;
 		return 0;
-	if (c->cap < want) {
-		if ((nb = realloc(c->buf, want)) == NULL) {
+	}
+	if (rc != CHUNK_AGAIN) {
+		kconn_answer(c, rc);
+		return 1;
+	}
+	if (!b->chunked && c->cap < max) {
+		if ((nb = realloc(c->buf, max)) == NULL) {
 			kconn_answer(c, 503);
 			return 1;
 		}
 		c->buf = nb;
-		c->cap = want;
+		c->cap = max;
 	}
-	c->want = want;
-	c->head_len = q->head_len;
 	c->state = K_BODY;
-	c->body_start = now_ms();
-	if (heap_set(c, c->body_start + c->h.body_timeout_ms) == -1)
+	b->start = now_ms();
+	if (heap_set(c, b->start + c->h.body_timeout_ms) == -1)
 		kconn_answer(c, 503);
 	return 1;
 }
@@ -425,14 +510,20 @@ kconn_body(struct kconn *c)
 static void
 kconn_body_read(struct kconn *c)
 {
-	long long now = now_ms(), el = now - c->body_start;
+	const struct kbody *b = c->body;
+	long long now = now_ms(), el = now - b->start;
+	int rc = kbody_frame(c);
 
-	if (c->len >= c->want) {
+	if (rc == CHUNK_DONE || rc == KBODY_AS_IS) {
 		kconn_ready(c);
 		return;
 	}
+	if (rc != CHUNK_AGAIN) {
+		kconn_answer(c, rc);
+		return;
+	}
 	if (c->h.min_body_rate > 0 && el > c->h.body_timeout_ms &&
-	    (long long)(c->len - c->head_len) * 1000 / el <
+	    (long long)(c->len - b->head_len) * 1000 / el <
 	    c->h.min_body_rate) {
 		kconn_answer(c, 408);
 		return;
@@ -476,7 +567,7 @@ kconn_readable(struct kconn *c)
 			kconn_close(c);
 		return;
 	}
-	if (c->state != K_BODY && kconn_grow(c) == -1) {
+	if ((c->state == K_BODY ? kbody_grow(c) : kconn_grow(c)) == -1) {
 		kconn_answer(c, 503);
 		return;
 	}

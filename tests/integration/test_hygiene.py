@@ -686,9 +686,11 @@ class Hygiene(ServerTestCase):
         c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
         c.close()
         self.wait_idle(srv)
-        # echo, blocked reading the rest of a chunked upload.
+        # echo, blocked reading the rest of a chunked upload (with
+        # Expect: 100-continue, or the keeper would wait for the rest).
         c = self.connect(srv, timeout=10)
-        c.send(request_bytes('POST', '/echo', [('Transfer-Encoding', 'chunked')],
+        c.send(request_bytes('POST', '/echo', [('Transfer-Encoding', 'chunked'),
+                                               ('Expect', '100-continue')],
                              body=b'10\r\n0123'))
         pid = self.worker_busy_with(srv, '/echo')
         self.assert_module_view(srv, pid, 'worker %d inside echo' % pid)

@@ -114,6 +114,7 @@ struct cfg {
 	struct cfg_cidr		trusted[MAX_TRUSTED_PROXIES];	/* SPEC 9 */
 	int			ntrusted;
 	int			buffer_body;		/* bodies the keeper reads first */
+	long long		min_send_rate;		/* bytes/s a reader keeps up */
 };
 
 /* Fills c with the built-in defaults (no listener yet: see cfg_finish). */

@@ -75,6 +75,7 @@ struct kconn {
 	size_t		 hsent;
 	long long	 taken;
 	long long	 progress;	/* ms */
+	bool		 draining;	/* all written, not all taken yet */
 };
 
 struct klist {
@@ -580,15 +581,16 @@ kconn_park(const struct handoff *h, int fd)
  * buffer filling fast does not pass for a fast reader.
  */
 static long long
-send_taken(const struct kconn *c)
+send_taken(const struct kconn *c, int *outq)
 {
 	long long sent = c->h.send_total - c->h.send_left;
-	int outq;
 
-	if (ioctl(c->fd, SIOCOUTQ, &outq) == -1)
-		return sent;
-	return sent > outq ? sent - outq : 0;
+	if (ioctl(c->fd, SIOCOUTQ, outq) == -1)
+		*outq = 0;
+	return sent > *outq ? sent - *outq : 0;
 }
+
+static void	kconn_again(struct kconn *);
 
 /* A sending connection is looked at every tick, and at its deadline. */
 static int
@@ -602,16 +604,18 @@ send_timer(struct kconn *c, long long now)
 }
 
 /*
- * A slow reader is cut (closed: it gets a short body, its access log
- * line was written by the worker with the full size, this line says what
- * went out) once it took nothing for the write timeout, or, after the
+ * A slow reader is cut (reset: it gets a short body; its access log line
+ * was written by the worker with the full size, this line says what went
+ * out) once it took nothing for the write timeout, or, after the
  * first write-timeout period of the body, when it took less than
  * --min-send-rate bytes a second on average since the body began.
  */
 static void
 kconn_send_tick(struct kconn *c)
 {
-	long long now = now_ms(), t = send_taken(c);
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	int outq;
+	long long now = now_ms(), t = send_taken(c, &outq);
 	long long el = now - c->h.send_start;
 	const char *why = NULL;
 	char who[64];
@@ -625,38 +629,37 @@ kconn_send_tick(struct kconn *c)
 	else if (c->h.min_send_rate > 0 && el > c->h.write_timeout_ms &&
 	    c->taken * 1000 / el < c->h.min_send_rate)
 		why = "slower than min-send-rate";
-	if (why == NULL) {
-		if (send_timer(c, now) == -1)
-			kconn_close(c);
+	if (why == NULL && c->draining && outq == 0)
+		kconn_again(c);		/* it took the whole response */
+	else if (why == NULL && send_timer(c, now) == -1)
+		kconn_close(c);
+	if (why == NULL)
 		return;
-	}
 	cfg_addr_str(c->h.clientlen > 0 ? (struct sockaddr *)&c->h.client :
 	    (struct sockaddr *)&c->h.peer, c->h.clientlen > 0 ?
 	    c->h.clientlen : c->h.peerlen, who, sizeof(who));
 	log_info("closed a slow reader %s (%s): %lld of %lld body bytes "
 	    "taken, %lld sent", who, why, c->taken, c->h.send_total,
 	    c->h.send_total - c->h.send_left);
+	/* A reset: what waits in the send queue (megabytes, maybe) is freed
+	 * now instead of trickling out of an orphaned socket at the pace
+	 * that was just refused. The client reads what it has, then sees
+	 * the reset: a short body. */
+	(void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	kconn_close(c);
 }
 
 /*
- * The body is out: a kept-alive connection waits for its next request
- * here like any idle one (with the bytes read past the last request, if
- * any), blocking again for the worker that gets it; else it closes
- * gracefully.
+ * The response is out and taken: a kept-alive connection waits for its
+ * next request here like any idle one (with the bytes read past the last
+ * request, if any), blocking again for the worker that gets it.
  */
 static void
-kconn_sent(struct kconn *c)
+kconn_again(struct kconn *c)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
 	size_t ahead = c->len - c->h.send_head;
 
-	close(c->ffd);
-	c->ffd = -1;
-	if (!c->h.send_keepalive || k_quit) {
-		kconn_linger(c);
-		return;
-	}
 	nsending--;
 	if (fcntl(c->fd, F_SETFL, 0) == -1 ||
 	    epoll_ctl(kep, EPOLL_CTL_MOD, c->fd, &ev) == -1) {
@@ -670,6 +673,7 @@ kconn_sent(struct kconn *c)
 	c->len = ahead;
 	c->h.send_head = 0;
 	c->h.head_deadline = 0;
+	c->draining = false;
 	c->state = K_IDLE;
 	list_add(&idle, c);
 	if (ahead > 0) {
@@ -678,6 +682,36 @@ kconn_sent(struct kconn *c)
 		else
 			kconn_judge(c);
 	} else if (heap_set(c, now_ms() + c->h.idle_timeout_ms) == -1)
+		kconn_close(c);
+}
+
+/*
+ * All of the response is written. A connection to close is closed
+ * gracefully now (the kernel sends what is queued, then the FIN). A
+ * kept-alive one waits until the client has taken what is queued
+ * (draining, looked at every tick, still under the write timeout and the
+ * rate) before its idle timeout starts, or until it sends its next
+ * request.
+ */
+static void
+kconn_sent(struct kconn *c)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+	int outq;
+
+	close(c->ffd);
+	c->ffd = -1;
+	if (!c->h.send_keepalive || k_quit) {
+		kconn_linger(c);
+		return;
+	}
+	(void)send_taken(c, &outq);
+	if (outq == 0) {
+		kconn_again(c);
+		return;
+	}
+	c->draining = true;
+	if (epoll_ctl(kep, EPOLL_CTL_MOD, c->fd, &ev) == -1)
 		kconn_close(c);
 }
 
@@ -986,7 +1020,11 @@ keeper_main(const struct cfg *cfg, int qfd, struct sb *sb)
 			if (ev[i].data.ptr != NULL) {
 				struct kconn *c = ev[i].data.ptr;
 
-				if (c->state == K_SEND)
+				/* Draining, input is the next request: idle
+				 * now, read at the next wake-up. */
+				if (c->state == K_SEND && c->draining)
+					kconn_again(c);
+				else if (c->state == K_SEND)
 					kconn_writable(c);
 				else
 					kconn_readable(c);

@@ -207,6 +207,22 @@ class SlowReaders(SendCase):
         self.assertEqual((r.status, r.body), (200, b'Hello, World!'))
 
 
+    def test_max_parked_closes_an_idle_one_never_a_response(self):
+        # --max-parked 1: the slow reader's response holds the one place;
+        # an idle connection parked beside it is the one closed.
+        srv = self.start_keeper(['-w', '1', '--max-parked', '1'])
+        c = self.slow_client(srv)
+        self.wait_sending(srv)
+        idle = Client(srv.port, timeout=10)
+        self.addCleanup(idle.close)
+        idle.send(request_bytes('GET', '/hello.txt'))
+        self.assertEqual(idle.read_response().status, 200)
+        self.assertTrue(idle.is_closed(5.0), 'the idle one was kept')
+        self.assertTrue(holds_file(srv.keeper, self.big_path))
+        r = c.read_response(timeout=30)
+        self.assertEqual(r.body, self.big)
+
+
 class Deadlines(SendCase):
 
     def test_write_timeout_closes_a_reader_that_reads_nothing(self):

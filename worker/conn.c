@@ -173,13 +173,6 @@ should_yield(struct conn *c)
 	return true;
 }
 
-/*
- * Parks the connection with the keeper, with the bytes of the next head
- * read so far (they start at buf[0]: http_next() moved them there) and
- * its deadlines, absolute. Returns 0 when the socket is the keeper's (our
- * copy is closed, c->handed set), or -1: it is still ours (no queue, the
- * queue is full, stopping), and the caller goes on serving it.
- */
 /* The connection's state for the keeper, as a kind of hand-off. */
 static void
 park_fill(struct conn *c, struct handoff *h, enum handoff_kind kind)
@@ -201,6 +194,13 @@ park_fill(struct conn *c, struct handoff *h, enum handoff_kind kind)
 	h->min_send_rate = c->cfg->min_send_rate;
 }
 
+/*
+ * Parks the connection with the keeper, with the bytes of the next head
+ * read so far (they start at buf[0]: http_next() moved them there) and
+ * its deadlines, absolute. Returns 0 when the socket is the keeper's (our
+ * copy is closed, c->handed set), or -1: it is still ours (no queue, the
+ * queue is full, stopping), and the caller goes on serving it.
+ */
 static int
 park(struct conn *c, long long idle_deadline, long long head_deadline)
 {

@@ -48,6 +48,7 @@ cfg_defaults(struct cfg *c)
 	c->log_level = LOG_LEVEL_INFO;
 	c->max_parked = DEFAULT_MAX_PARKED;
 	c->buffer_body = DEFAULT_BUFFER_BODY;
+	c->min_send_rate = DEFAULT_MIN_SEND_RATE;
 }
 
 /*
@@ -831,6 +832,8 @@ set_key(struct cfg *c, const char *key, const char *val, char *err,
 		SET_COUNT(max_parked, 1, MAX_PARKED);
 	if (strcmp(key, "buffer-body") == 0)
 		SET_COUNT(buffer_body, 0, MAX_BUFFER_BODY);
+	if (strcmp(key, "min-send-rate") == 0)
+		SET_COUNT(min_send_rate, 0, 1LL << 40);
 	if (strcmp(key, "access-log") == 0 || strcmp(key, "error-log") == 0) {
 		char *dst = key[0] == 'a' ? c->access_log : c->error_log;
 

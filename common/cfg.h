@@ -116,6 +116,7 @@ struct cfg {
 	int			buffer_body;		/* bodies the keeper reads first */
 	struct cfg_listen	agent_listen;		/* --agent-listen */
 	int			has_agent;
+	long long		min_send_rate;		/* bytes/s a reader keeps up */
 };
 
 /* Fills c with the built-in defaults (no listener yet: see cfg_finish). */

@@ -20,6 +20,7 @@
 #define DEFAULT_MAX_PARKED		10000
 #define MAX_PARKED			1000000
 #define DEFAULT_BUFFER_BODY		65536
+#define DEFAULT_MIN_SEND_RATE		1024
 #define MAX_BUFFER_BODY			(1024 * 1024)
 
 #define MAX_LISTENERS		16	/* --listen given at most this often */
@@ -42,6 +43,9 @@
 #define FAIR_SLICE_US		1000		/* keep-alive slice under contention */
 #define IDLE_YIELD_MS		250		/* idle this long: yield silently */
 #define HEAD_GRACE_MS		5		/* a new head still arriving: to the keeper */
+#define SEND_GRACE_MS		20		/* a static body taken slower than */
+#define SEND_GRACE_BYTES	(64 * 1024)	/* this per that: to the keeper */
+#define SEND_TICK_MS		1000		/* the keeper looks at a slow reader */
 #define DEFER_ACCEPT_MAX_S	10		/* TCP_DEFER_ACCEPT cap, seconds */
 #define FAST_STOP_MS		2000		/* INT: SIGKILL stragglers after this */
 #define MODULE_PROBE_MS		10000		/* -t/reload: module inits, then killed */

@@ -23,7 +23,8 @@ enum {
 	OPT_ERROR_LOG, OPT_LOG_LEVEL, OPT_MODULE_OPTION, OPT_STATUS_LISTEN,
 	OPT_CACHE_CONTROL, OPT_MIME_TYPE, OPT_ERROR_PAGE, OPT_AUTOINDEX,
 	OPT_HEALTH_PATH, OPT_SANDBOX, OPT_SANDBOX_READ, OPT_SANDBOX_WRITE,
-	OPT_MAX_PARKED, OPT_TRUSTED_PROXY, OPT_BUFFER_BODY, OPT_AGENT_LISTEN
+	OPT_MAX_PARKED, OPT_TRUSTED_PROXY, OPT_BUFFER_BODY, OPT_AGENT_LISTEN,
+	OPT_MIN_SEND_RATE
 };
 
 /* Keys that may be given more than once: flags replace the file's list. */
@@ -73,6 +74,7 @@ static const struct option longopts[] = {
 	{ "trusted-proxy",	required_argument, NULL, OPT_TRUSTED_PROXY },
 	{ "buffer-body",	required_argument, NULL, OPT_BUFFER_BODY },
 	{ "agent-listen",	required_argument, NULL, OPT_AGENT_LISTEN },
+	{ "min-send-rate",	required_argument, NULL, OPT_MIN_SEND_RATE },
 	{ "help",		no_argument,	   NULL, 'h' },
 	{ "version",		no_argument,	   NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
@@ -116,6 +118,9 @@ flags_usage(FILE *f)
 "      --min-body-rate B      bytes/s a body must keep up after the first\n"
 "                             body-timeout period (default 500)\n"
 "      --write-timeout S      max gap between response writes (default 30)\n"
+"      --min-send-rate B      bytes/s a client must take a response at\n"
+"                             after the first write-timeout period\n"
+"                             (default 1024, 0: off)\n"
 "      --idle-timeout S       keep-alive wait for the next request\n"
 "                             (default 5; behind a load balancer, set it\n"
 "                             above the balancer's idle timeout)\n"

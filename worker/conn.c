@@ -19,6 +19,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +70,7 @@ conn_init(struct conn *c, const struct cfg *cfg, const int *lfd, int nlfd)
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
 	c->qfd = -1;
+	c->send_fd = -1;
 	c->cfg = cfg;
 	c->lfd = lfd;
 	c->nlfd = nlfd;
@@ -171,6 +173,28 @@ should_yield(struct conn *c)
 	return true;
 }
 
+/* The connection's state for the keeper, as a kind of hand-off. */
+static void
+park_fill(struct conn *c, struct handoff *h, enum handoff_kind kind)
+{
+	memset(h, 0, sizeof(*h));
+	handoff_pack(h, kind, (struct sockaddr *)&c->peer, c->peerlen);
+	if (c->proxied) {
+		memcpy(&h->client, &c->client, c->clientlen);
+		h->clientlen = c->clientlen;
+	}
+	h->nreq = c->nreq;
+	h->header_timeout_ms = c->cfg->header_timeout_ms;
+	h->idle_timeout_ms = c->cfg->idle_timeout_ms;
+	h->max_head = (uint32_t)c->cfg->max_header_size;
+	h->buffer_body = (uint32_t)c->cfg->buffer_body;
+	h->body_timeout_ms = c->cfg->body_timeout_ms;
+	h->min_body_rate = c->cfg->min_body_rate;
+	h->write_timeout_ms = c->cfg->write_timeout_ms;
+	h->min_send_rate = c->cfg->min_send_rate;
+	h->max_body = c->cfg->max_body_size;
+}
+
 /*
  * Parks the connection with the keeper, with the bytes of the next head
  * read so far (they start at buf[0]: http_next() moved them there) and
@@ -187,23 +211,9 @@ park(struct conn *c, long long idle_deadline, long long head_deadline)
 	 * the other workers go on. One of a stopping server does not. */
 	if (c->qfd == -1 || worker_drain)
 		return -1;
-	memset(&h, 0, sizeof(h));
-	handoff_pack(&h, HANDOFF_PARK, (struct sockaddr *)&c->peer,
-	    c->peerlen);
-	if (c->proxied) {
-		memcpy(&h.client, &c->client, c->clientlen);
-		h.clientlen = c->clientlen;
-	}
-	h.nreq = c->nreq;
+	park_fill(c, &h, HANDOFF_PARK);
 	h.idle_deadline = idle_deadline;
 	h.head_deadline = head_deadline;
-	h.header_timeout_ms = c->cfg->header_timeout_ms;
-	h.idle_timeout_ms = c->cfg->idle_timeout_ms;
-	h.max_head = (uint32_t)c->cfg->max_header_size;
-	h.buffer_body = (uint32_t)c->cfg->buffer_body;
-	h.body_timeout_ms = c->cfg->body_timeout_ms;
-	h.min_body_rate = c->cfg->min_body_rate;
-	h.max_body = c->cfg->max_body_size;
 	h.len = (uint32_t)c->rd.len;
 	if (handoff_send(c->qfd, &h, c->fd, c->rd.buf) == -1)
 		return -1;
@@ -547,6 +557,145 @@ conn_sendfile(struct conn *c, int fd, off_t off, size_t len)
 		len -= (size_t)n;
 	}
 	return c->broken ? -1 : 0;
+}
+
+/*
+ * The socket is non-blocking while a static body goes out here, so that
+ * a full send buffer shows (EAGAIN) instead of holding the worker. From
+ * then on the client's pace is judged in windows of SEND_GRACE_MS: one
+ * that took less than SEND_GRACE_BYTES (about 3 MB/s) sets the rest
+ * aside for the keeper. (Not a wait for POLLOUT alone: the kernel
+ * reports it only once half of the send queue, megabytes when
+ * autotuned, is gone, which takes a good reader long too.) A client that
+ * keeps up never leaves the worker; it costs two fcntl() per file body
+ * sent with sendfile (small files go from memory with one writev,
+ * untouched).
+ */
+int
+conn_send_file(struct conn *c, int fd, off_t off, size_t len)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
+	long long win = 0, left;	/* ms: a window began; 0: none */
+	size_t hoff = 0, taken = 0;
+	ssize_t n;
+	int rc;
+
+	if (c->broken)
+		return -1;
+	if (c->qfd == -1 || worker_stop ||
+	    fcntl(c->fd, F_SETFL, O_NONBLOCK) == -1) {
+		if (conn_send_more(c, c->head, c->hlen) == -1)
+			return -1;
+		return conn_sendfile(c, fd, off, len);
+	}
+	c->send_start = now_ms();
+	while (hoff < c->hlen || len > 0) {
+		c->head_sent = true;	/* before the call: see conn_writev() */
+		if (hoff < c->hlen)
+			n = send(c->fd, c->head + hoff, c->hlen - hoff,
+			    MSG_MORE | MSG_NOSIGNAL);
+		else
+			n = sendfile(c->fd, fd, &off, len);
+		if (n > 0) {
+			if (hoff < c->hlen)
+				hoff += (size_t)n;
+			else
+				len -= (size_t)n;
+			taken += (size_t)n;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == 0 || errno != EAGAIN) {	/* the file shrank, or */
+			c->broken = true;		/* the client is gone */
+			break;
+		}
+		if (win == 0 || (left = win + SEND_GRACE_MS - now_ms()) <= 0) {
+			if (win != 0 && taken < SEND_GRACE_BYTES)
+				goto slow;
+			win = now_ms();
+			left = SEND_GRACE_MS;
+			taken = 0;
+		}
+		do
+			rc = poll(&pfd, 1, (int)left);
+		while (rc == -1 && errno == EINTR && !worker_stop);
+		if (rc == -1 && errno != EINTR) {
+			c->broken = true;
+			break;
+		}
+		continue;
+slow:
+		/* The client is not keeping up: the rest is the keeper's,
+		 * once the request is logged (hand_body). */
+		if ((c->send_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1)
+			break;
+		c->spend = true;
+		c->send_off = off;
+		c->send_left = len;
+		c->send_head = hoff;
+		return 0;
+	}
+	(void)fcntl(c->fd, F_SETFL, 0);
+	if (c->broken)
+		return -1;
+	if (hoff < c->hlen &&		/* a descriptor short: blocking */
+	    conn_send_more(c, c->head + hoff, c->hlen - hoff) == -1)
+		return -1;
+	return len > 0 ? conn_sendfile(c, fd, off, len) : 0;
+}
+
+/*
+ * Hands the body set aside by conn_send_file() to the keeper, with the
+ * head bytes not sent and, when the connection is kept alive, those read
+ * past the request (invariant 2 of KEEPER.md); the keeper parks it idle
+ * or closes it when the body is out. Returns 0 when the keeper has it;
+ * -1 when it is still ours (the queue full, stopping): the rest was then
+ * sent from here, blocking as before.
+ */
+static int
+hand_body(struct conn *c)
+{
+	struct handoff h;
+	size_t unsent = c->hlen - c->send_head, ahead = 0;
+	bool keep = !c->close && !c->broken && c->rd.done;
+	char *bytes = NULL;
+	int rc = -1;
+
+	if (keep)
+		ahead = http_pending(&c->rd);
+	if (!c->broken && !worker_stop &&
+	    (unsent + ahead == 0 || (bytes = malloc(unsent + ahead)) != NULL)) {
+		if (unsent > 0)
+			memcpy(bytes, c->head + c->send_head, unsent);
+		if (ahead > 0)
+			memcpy(bytes + unsent, c->rd.buf + c->rd.pos, ahead);
+		park_fill(c, &h, HANDOFF_SEND);
+		h.len = (uint32_t)(unsent + ahead);
+		h.send_head = (uint32_t)unsent;
+		h.send_off = (long long)c->send_off;
+		h.send_left = (long long)c->send_left;
+		h.send_total = c->sent;
+		h.send_start = c->send_start;
+		h.send_keepalive = keep;
+		rc = handoff_send_file(c->qfd, &h, c->fd, c->send_fd, bytes);
+		free(bytes);
+	}
+	if (rc == 0) {
+		close(c->fd);
+		c->fd = -1;
+		c->handed = true;
+	} else if (!c->broken) {
+		(void)fcntl(c->fd, F_SETFL, 0);
+		if ((unsent == 0 || conn_send_more(c, c->head + c->send_head,
+		    unsent) == 0) && c->send_left > 0)
+			(void)conn_sendfile(c, c->send_fd, c->send_off,
+			    c->send_left);
+	}
+	close(c->send_fd);
+	c->send_fd = -1;
+	c->spend = false;
+	return rc;
 }
 
 int
@@ -937,6 +1086,8 @@ conn_loop(struct conn *c, long long first_deadline)
 		if (park_body(c))
 			return;		/* the keeper's now */
 		serve_one(c);
+		if (c->spend && hand_body(c) == 0)
+			return;		/* the keeper sends the rest */
 		if (c->hijacked) {
 			c->fd = -1;	/* the module's now: not ours to close */
 			worker_slot->state = SB_CLOSING;

@@ -54,6 +54,15 @@ struct conn {
 	struct sockaddr_storage	 raddr;		/* this request's client */
 	bool			 https;		/* this request's forwarded scheme */
 	char			 raddr_str[64];	/* raddr's address, for the logs */
+	/* A static body the client stopped taking, set aside for the keeper
+	 * (conn_send_file): a copy of the file, where it goes on, how much
+	 * is left, the head bytes from send_head on not sent yet. */
+	bool			 spend;
+	int			 send_fd;
+	off_t			 send_off;
+	size_t			 send_left;
+	size_t			 send_head;
+	long long		 send_start;	/* ms: the body began */
 };
 
 /* Allocates the per-worker buffers once. Returns 0 or -1. */
@@ -85,6 +94,14 @@ int	conn_sendfile(struct conn *c, int fd, off_t off, size_t len);
  */
 int	conn_read_body(struct conn *c, const char **p, size_t *n);
 
+/*
+ * Sends the response head built in c->head, then len bytes of file fd
+ * from off. A client that stops taking them for SEND_GRACE_MS has the
+ * rest set aside (c->spend) for the keeper, which conn_loop hands it to
+ * after the request is logged: the worker is free for others. Returns 0
+ * (sent, or set aside) or -1.
+ */
+int	conn_send_file(struct conn *c, int fd, off_t off, size_t len);
 /* Sends a response head that a body will follow (MSG_MORE). */
 int	conn_send_more(struct conn *c, const void *p, size_t n);
 /* Called by resp before the head is finished: settles c->close. */

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -29,9 +30,11 @@ int
 handoff_unpack(const struct handoff *h, size_t n)
 {
 	if (n != sizeof(*h) || h->version != HANDOFF_VERSION ||
-	    (h->kind != HANDOFF_PARK && h->kind != HANDOFF_SERVE) ||
+	    (h->kind != HANDOFF_PARK && h->kind != HANDOFF_SERVE &&
+	    h->kind != HANDOFF_SEND) ||
 	    h->peerlen > sizeof(h->peer) || h->len > (1U << 30) ||
-	    h->clientlen > sizeof(h->client)) {
+	    h->clientlen > sizeof(h->client) || h->send_head > h->len ||
+	    h->send_off < 0 || h->send_left < 0 || h->send_total < 0) {
 		errno = EPROTO;
 		return -1;
 	}
@@ -64,14 +67,25 @@ bytes_memfd(const void *bytes, size_t len)
 int
 handoff_send(int qfd, const struct handoff *h, int cfd, const void *bytes)
 {
+	return handoff_send_file(qfd, h, cfd, -1, bytes);
+}
+
+/*
+ * The descriptors travel in this order: the socket, the file (when ffd is
+ * not -1), the memfd of bulky bytes.
+ */
+int
+handoff_send_file(int qfd, const struct handoff *h, int cfd, int ffd,
+    const void *bytes)
+{
 	union {
 		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(2 * sizeof(int))];
+		char		buf[CMSG_SPACE(3 * sizeof(int))];
 	} cm;
 	struct iovec iov[2];
 	struct msghdr msg;
 	struct cmsghdr *cmsg;
-	int fds[2] = { cfd, -1 }, nfd = 1, saved;
+	int fds[3] = { cfd, -1, -1 }, nfd = 1, mfd = -1, saved;
 	ssize_t n;
 
 	memset(&msg, 0, sizeof(msg));
@@ -80,10 +94,12 @@ handoff_send(int qfd, const struct handoff *h, int cfd, const void *bytes)
 	iov[0].iov_len = sizeof(*h);
 	msg.msg_iov = iov;
 	msg.msg_iovlen = 1;
+	if (ffd != -1)
+		fds[nfd++] = ffd;
 	if (h->len > HANDOFF_INLINE_MAX) {
-		if ((fds[1] = bytes_memfd(bytes, h->len)) == -1)
+		if ((mfd = bytes_memfd(bytes, h->len)) == -1)
 			return -1;
-		nfd = 2;
+		fds[nfd++] = mfd;
 	} else if (h->len > 0) {
 		iov[1].iov_base = (void *)(uintptr_t)bytes;
 		iov[1].iov_len = h->len;
@@ -100,8 +116,8 @@ handoff_send(int qfd, const struct handoff *h, int cfd, const void *bytes)
 		n = sendmsg(qfd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
 	while (n == -1 && errno == EINTR);
 	saved = errno;
-	if (fds[1] != -1)
-		close(fds[1]);	/* the message holds its own reference */
+	if (mfd != -1)
+		close(mfd);	/* the message holds its own reference */
 	errno = saved;
 	return n == -1 ? -1 : 0;
 }
@@ -109,14 +125,22 @@ handoff_send(int qfd, const struct handoff *h, int cfd, const void *bytes)
 int
 handoff_recv(int qfd, struct handoff *h, int *cfd, void *buf, size_t cap)
 {
+	return handoff_recv_file(qfd, h, cfd, NULL, buf, cap);
+}
+
+int
+handoff_recv_file(int qfd, struct handoff *h, int *cfd, int *ffd, void *buf,
+    size_t cap)
+{
 	union {
 		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(2 * sizeof(int))];
+		char		buf[CMSG_SPACE(3 * sizeof(int))];
 	} cm;
 	struct iovec iov[2];
 	struct msghdr msg;
 	struct cmsghdr *cmsg;
-	int fds[2] = { -1, -1 }, nfd = 0;
+	int fds[3] = { -1, -1, -1 }, nfd = 0, want, mfd;
+	bool file;
 	ssize_t n;
 
 	memset(&msg, 0, sizeof(msg));
@@ -148,22 +172,28 @@ handoff_recv(int qfd, struct handoff *h, int *cfd, void *buf, size_t cap)
 
 			memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int),
 			    sizeof(int));
-			if (nfd < 2)
+			if (nfd < 3)
 				fds[nfd++] = fd;
 			else
 				close(fd);
 		}
 	}
 	if ((msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) ||
-	    (size_t)n < sizeof(*h) || handoff_unpack(h, sizeof(*h)) == -1 ||
-	    fds[0] == -1 || h->len > cap ||
-	    (h->len > HANDOFF_INLINE_MAX ? fds[1] == -1 ||
-	    pread(fds[1], buf, h->len, 0) != (ssize_t)h->len :
+	    (size_t)n < sizeof(*h) || handoff_unpack(h, sizeof(*h)) == -1)
+		goto fail;
+	/* Exactly the descriptors the fixed part announces. */
+	file = h->kind == HANDOFF_SEND;
+	want = 1 + (file ? 1 : 0) + (h->len > HANDOFF_INLINE_MAX ? 1 : 0);
+	mfd = h->len > HANDOFF_INLINE_MAX ? fds[want - 1] : -1;
+	if (nfd != want || (file && ffd == NULL) || h->len > cap ||
+	    (mfd != -1 ? pread(mfd, buf, h->len, 0) != (ssize_t)h->len :
 	    (size_t)n != sizeof(*h) + h->len))
 		goto fail;
-	if (fds[1] != -1)
-		close(fds[1]);
+	if (mfd != -1)
+		close(mfd);
 	*cfd = fds[0];
+	if (ffd != NULL)
+		*ffd = file ? fds[1] : -1;
 	return 0;
 fail:
 	for (int i = 0; i < nfd; i++)

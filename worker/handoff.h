@@ -23,7 +23,8 @@
 
 enum handoff_kind {
 	HANDOFF_PARK = 1,	/* worker to keeper: wait for the next head */
-	HANDOFF_SERVE = 2	/* keeper to worker: a head is complete */
+	HANDOFF_SERVE = 2,	/* keeper to worker: a head is complete */
+	HANDOFF_SEND = 3	/* worker to keeper: finish a static body */
 };
 
 struct handoff {
@@ -50,6 +51,21 @@ struct handoff {
 	/* Version 3: the sender's --max-body-size, which the keeper
 	 * enforces on the bodies it frames (413). */
 	long long		max_body;
+	/* Version 3, HANDOFF_SEND: the rest of a static response that a
+	 * slow reader did not take. The file comes as a second descriptor;
+	 * the bytes are send_head unsent head bytes, then what was read past
+	 * the request (the next head's start). The keeper sends them with
+	 * send_left bytes of the file from send_off, under the write timeout
+	 * and --min-send-rate counted from send_start (ms), then parks the
+	 * connection idle (send_keepalive) or closes it gracefully. */
+	long long		send_off;
+	long long		send_left;
+	long long		send_total;	/* the body's full size */
+	long long		send_start;	/* ms, CLOCK_MONOTONIC */
+	long long		min_send_rate;
+	int32_t			write_timeout_ms;
+	uint32_t		send_head;
+	uint32_t		send_keepalive;
 };
 
 /* Fills h's fixed part (version, kind, peer). */
@@ -65,6 +81,9 @@ int	handoff_unpack(const struct handoff *h, size_t n);
  */
 int	handoff_send(int qfd, const struct handoff *h, int cfd,
 	    const void *bytes);
+/* The same with an open file ffd beside the socket (HANDOFF_SEND). */
+int	handoff_send_file(int qfd, const struct handoff *h, int cfd, int ffd,
+	    const void *bytes);
 /*
  * Takes one message from qfd, never blocking: fills h, *cfd and h->len
  * bytes into buf (cap bytes). Returns 0, or -1 with errno: EAGAIN when
@@ -74,5 +93,11 @@ int	handoff_send(int qfd, const struct handoff *h, int cfd,
  */
 int	handoff_recv(int qfd, struct handoff *h, int *cfd, void *buf,
 	    size_t cap);
+/*
+ * The same, taking a HANDOFF_SEND's file into *ffd (-1 for other kinds).
+ * handoff_recv() drops a message that carries a file.
+ */
+int	handoff_recv_file(int qfd, struct handoff *h, int *cfd, int *ffd,
+	    void *buf, size_t cap);
 
 #endif

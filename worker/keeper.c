@@ -16,13 +16,22 @@
  * keeper's copy is closed only once the message is sent (one owner,
  * KEEPER.md).
  * Handler code never runs here; the only responses written here are the
- * reader's errors and 408, by a canned writer.
+ * reader's errors and 408, by a canned writer, and the rest of a static
+ * body that a slow reader left in a worker (K_SEND): the worker hands
+ * over the open file with the unsent head bytes, and the keeper goes on
+ * with non-blocking sendfile() as the socket takes it, under the write
+ * timeout and --min-send-rate, then parks the connection idle or closes
+ * it (kconn_sending).
  */
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/sendfile.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/sockios.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -48,7 +57,8 @@ enum kstate {
 	K_HEAD,		/* part of a head: the header deadline runs */
 	K_BODY,		/* a complete head, its small body arriving */
 	K_READY,	/* a complete head waits for room in the queue */
-	K_LINGER	/* write side shut: reading what comes until EOF */
+	K_LINGER,	/* write side shut: reading what comes until EOF */
+	K_SEND		/* the rest of a static body goes out */
 };
 
 /* A body being read (K_BODY only: an idle connection has none). */
@@ -71,6 +81,14 @@ struct kconn {
 	size_t		 len, cap;
 	struct kbody	*body;		/* K_BODY */
 	struct handoff	 h;
+	/* K_SEND: the file (h.send_off, h.send_left go on), the head bytes
+	 * sent of h.send_head, and what the client took: acknowledged body
+	 * bytes, and when that last grew. */
+	int		 ffd;
+	size_t		 hsent;
+	long long	 taken;
+	long long	 progress;	/* ms */
+	bool		 draining;	/* all written, not all taken yet */
 };
 
 struct klist {
@@ -88,7 +106,8 @@ static const struct cfg		*kcfg;
 static struct kconn		**heap;
 static size_t			 nheap, heapcap;
 static struct klist		 idle, ready;
-static size_t			 nparked;	/* idle, reading or ready */
+static size_t			 nparked;	/* idle, reading, ready, sending */
+static size_t			 nsending;	/* of them, K_SEND */
 static bool			 q_out;		/* EPOLLOUT armed on kq */
 static struct http_reader	 rd;		/* one reader for all */
 static char			*rbuf;		/* receives hand-offs */
@@ -204,6 +223,8 @@ leave_state(struct kconn *c)
 		list_del(&idle, c);
 	else if (c->state == K_READY)
 		list_del(&ready, c);
+	if (c->state == K_SEND)
+		nsending--;
 	if (c->state != K_LINGER)
 		nparked--;
 }
@@ -222,6 +243,8 @@ kconn_close(struct kconn *c)
 	(void)epoll_ctl(kep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	free(c->body);
+	if (c->ffd != -1)
+		close(c->ffd);
 	free(c->buf);
 	free(c);
 	ksb->keeper_parked = nparked;
@@ -239,6 +262,8 @@ kconn_linger(struct kconn *c)
 
 	if (c->state == K_READY)	/* out of epoll while it waited */
 		(void)epoll_ctl(kep, EPOLL_CTL_ADD, c->fd, &ev);
+	else if (c->state == K_SEND)	/* it waited to write */
+		(void)epoll_ctl(kep, EPOLL_CTL_MOD, c->fd, &ev);
 	leave_state(c);
 	c->state = K_LINGER;
 	free(c->body);
@@ -613,6 +638,7 @@ kconn_park(const struct handoff *h, int fd)
 		return;
 	}
 	c->fd = fd;
+	c->ffd = -1;
 	c->h = *h;
 	c->state = K_IDLE;
 	list_add(&idle, c);
@@ -640,15 +666,242 @@ kconn_park(const struct handoff *h, int fd)
 	enforce_max_parked();
 }
 
+/*
+ * Body bytes the client has taken: those sent that its TCP acknowledged
+ * (SIOCOUTQ counts what waits in our send queue), so that the send
+ * buffer filling fast does not pass for a fast reader.
+ */
+static long long
+send_taken(const struct kconn *c, int *outq)
+{
+	long long sent = c->h.send_total - c->h.send_left;
+
+	if (ioctl(c->fd, SIOCOUTQ, outq) == -1)
+		*outq = 0;
+	return sent > *outq ? sent - *outq : 0;
+}
+
+static void	kconn_again(struct kconn *);
+
+/* A sending connection is looked at every tick, and at its deadline. */
+static int
+send_timer(struct kconn *c, long long now)
+{
+	long long d = c->progress + c->h.write_timeout_ms;
+
+	if (d > now + SEND_TICK_MS)
+		d = now + SEND_TICK_MS;
+	return heap_set(c, d);
+}
+
+/*
+ * A slow reader is cut (reset: it gets a short body; its access log line
+ * was written by the worker with the full size, this line says what went
+ * out) once it took nothing for the write timeout, or, after the
+ * first write-timeout period of the body, when it took less than
+ * --min-send-rate bytes a second on average since the body began.
+ */
+static void
+kconn_send_tick(struct kconn *c)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	int outq;
+	long long now = now_ms(), t = send_taken(c, &outq);
+	long long el = now - c->h.send_start;
+	const char *why = NULL;
+	char who[64];
+
+	if (t > c->taken) {
+		c->taken = t;
+		c->progress = now;
+	}
+	if (now - c->progress >= c->h.write_timeout_ms)
+		why = "write timeout";
+	else if (c->h.min_send_rate > 0 && el > c->h.write_timeout_ms &&
+	    c->taken * 1000 / el < c->h.min_send_rate)
+		why = "slower than min-send-rate";
+	if (why == NULL && c->draining && outq == 0)
+		kconn_again(c);		/* it took the whole response */
+	else if (why == NULL && send_timer(c, now) == -1)
+		kconn_close(c);
+	if (why == NULL)
+		return;
+	cfg_addr_str(c->h.clientlen > 0 ? (struct sockaddr *)&c->h.client :
+	    (struct sockaddr *)&c->h.peer, c->h.clientlen > 0 ?
+	    c->h.clientlen : c->h.peerlen, who, sizeof(who));
+	log_info("closed a slow reader %s (%s): %lld of %lld body bytes "
+	    "taken, %lld sent", who, why, c->taken, c->h.send_total,
+	    c->h.send_total - c->h.send_left);
+	/* A reset: what waits in the send queue (megabytes, maybe) is freed
+	 * now instead of trickling out of an orphaned socket at the pace
+	 * that was just refused. The client reads what it has, then sees
+	 * the reset: a short body. */
+	(void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	kconn_close(c);
+}
+
+/*
+ * The response is out and taken: a kept-alive connection waits for its
+ * next request here like any idle one (with the bytes read past the last
+ * request, if any), blocking again for the worker that gets it.
+ */
+static void
+kconn_again(struct kconn *c)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+	size_t ahead = c->len - c->h.send_head;
+
+	nsending--;
+	if (fcntl(c->fd, F_SETFL, 0) == -1 ||
+	    epoll_ctl(kep, EPOLL_CTL_MOD, c->fd, &ev) == -1) {
+		c->state = K_LINGER;	/* counted out already */
+		nparked--;
+		kconn_close(c);
+		return;
+	}
+	if (ahead > 0)
+		memmove(c->buf, c->buf + c->h.send_head, ahead);
+	else {
+		free(c->buf);	/* an idle connection holds no buffer */
+		c->buf = NULL;
+		c->cap = 0;
+	}
+	c->len = ahead;
+	c->h.send_head = 0;
+	c->h.head_deadline = 0;
+	c->draining = false;
+	c->state = K_IDLE;
+	list_add(&idle, c);
+	if (ahead > 0) {
+		if (kconn_head_starts(c) == -1)
+			kconn_close(c);
+		else
+			kconn_judge(c);
+	} else if (heap_set(c, now_ms() + c->h.idle_timeout_ms) == -1)
+		kconn_close(c);
+}
+
+/*
+ * All of the response is written. A connection to close is closed
+ * gracefully now (the kernel sends what is queued, then the FIN). A
+ * kept-alive one waits until the client has taken what is queued
+ * (draining, looked at every tick, still under the write timeout and the
+ * rate) before its idle timeout starts, or until it sends its next
+ * request.
+ */
+static void
+kconn_sent(struct kconn *c)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+	int outq;
+
+	close(c->ffd);
+	c->ffd = -1;
+	if (!c->h.send_keepalive || k_quit) {
+		kconn_linger(c);
+		return;
+	}
+	(void)send_taken(c, &outq);
+	if (outq == 0) {
+		kconn_again(c);
+		return;
+	}
+	c->draining = true;
+	if (epoll_ctl(kep, EPOLL_CTL_MOD, c->fd, &ev) == -1)
+		kconn_close(c);
+}
+
+/* Sends what the socket takes now: head bytes, then the file. */
+static void
+kconn_writable(struct kconn *c)
+{
+	ssize_t n;
+
+	for (;;) {
+		if (c->hsent < c->h.send_head) {
+			n = send(c->fd, c->buf + c->hsent,
+			    c->h.send_head - c->hsent, MSG_DONTWAIT |
+			    MSG_NOSIGNAL | (c->h.send_left > 0 ? MSG_MORE : 0));
+			if (n > 0)
+				c->hsent += (size_t)n;
+		} else if (c->h.send_left > 0) {
+			off_t off = (off_t)c->h.send_off;
+
+			n = sendfile(c->fd, c->ffd, &off,
+			    c->h.send_left > (1LL << 30) ? (size_t)1 << 30 :
+			    (size_t)c->h.send_left);
+			if (n > 0) {
+				c->h.send_off = (long long)off;
+				c->h.send_left -= (long long)n;
+			}
+		} else {
+			kconn_sent(c);
+			return;
+		}
+		if (n > 0) {
+			c->progress = now_ms();
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return;
+		/* Gone (a reset: quietly), or the file shrank under us. */
+		if (n == 0)
+			log_warnx("a file shrank while sending it to a slow "
+			    "reader");
+		kconn_close(c);
+		return;
+	}
+}
+
+/* The rest of a static body a worker hands over (HANDOFF_SEND). */
+static void
+kconn_sending(const struct handoff *h, int fd, int ffd)
+{
+	struct epoll_event ev = { .events = EPOLLOUT };
+	struct kconn *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (h->len > 0 && (c->buf = malloc(h->len)) == NULL)) {
+		log_warn("cannot take a slow reader's response");
+		free(c);
+		close(fd);
+		close(ffd);
+		return;
+	}
+	c->fd = fd;
+	c->ffd = ffd;
+	c->h = *h;
+	if (h->len > 0)
+		memcpy(c->buf, rbuf, h->len);
+	c->len = c->cap = h->len;
+	c->state = K_SEND;
+	c->progress = now_ms();
+	nparked++;
+	nsending++;
+	ksb->keeper_parked = nparked;
+	ev.data.ptr = c;
+	/* The worker left it non-blocking; make sure of it. */
+	if (fcntl(fd, F_SETFL, O_NONBLOCK) == -1 ||
+	    epoll_ctl(kep, EPOLL_CTL_ADD, fd, &ev) == -1 ||
+	    send_timer(c, c->progress) == -1) {
+		log_warn("cannot take a slow reader's response");
+		kconn_close(c);
+		return;
+	}
+	enforce_max_parked();
+}
+
 /* Takes what the workers sent (a bounded batch per wake-up). */
 static void
 queue_readable(void)
 {
 	struct handoff h;
-	int fd;
+	int fd, ffd;
 
 	for (int i = 0; i < KEEPER_EVENTS; i++) {
-		if (handoff_recv(kq, &h, &fd, rbuf, rcap) == -1) {
+		if (handoff_recv_file(kq, &h, &fd, &ffd, rbuf, rcap) == -1) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
 			if (errno == EPIPE) {
@@ -659,6 +912,10 @@ queue_readable(void)
 				return;
 			}
 			log_warn("dropped a hand-off message");
+			continue;
+		}
+		if (h.kind == HANDOFF_SEND) {
+			kconn_sending(&h, fd, ffd);
 			continue;
 		}
 		if (h.kind != HANDOFF_PARK) {
@@ -689,6 +946,9 @@ expire(void)
 		case K_HEAD:
 		case K_BODY:
 			kconn_answer(c, 408);
+			break;
+		case K_SEND:
+			kconn_send_tick(c);
 			break;
 		default:
 			kconn_close(c);
@@ -773,7 +1033,8 @@ begin_term(void)
 	while (ready.head != NULL)
 		kconn_linger(ready.head);
 	for (size_t i = 0; i < nheap; i++)
-		if (heap[i]->state == K_HEAD || heap[i]->state == K_BODY) {
+		if (heap[i]->state == K_HEAD || heap[i]->state == K_BODY ||
+		    heap[i]->state == K_SEND) {
 			kconn_linger(heap[i]);
 			i = (size_t)-1;		/* the heap moved: again */
 		}
@@ -784,14 +1045,19 @@ static void
 keeper_title(void)
 {
 	static long long last;
-	static size_t shown = (size_t)-1;
+	static size_t shown = (size_t)-1, shown_send;
 	long long now = now_ms();
 
-	if (nparked == shown || now - last < 1000)
+	if ((nparked == shown && nsending == shown_send) || now - last < 1000)
 		return;
 	last = now;
 	shown = nparked;
-	title_set("preforkd: keeper (%zu parked)", nparked);
+	shown_send = nsending;
+	if (nsending > 0)
+		title_set("preforkd: keeper (%zu parked, %zu sending)", nparked,
+		    nsending);
+	else
+		title_set("preforkd: keeper (%zu parked)", nparked);
 }
 
 void
@@ -848,7 +1114,16 @@ keeper_main(const struct cfg *cfg, int qfd, struct sb *sb)
 		n = epoll_wait(kep, ev, KEEPER_EVENTS, (int)wait);
 		for (int i = 0; i < n; i++) {
 			if (ev[i].data.ptr != NULL) {
-				kconn_readable(ev[i].data.ptr);
+				struct kconn *c = ev[i].data.ptr;
+
+				/* Draining, input is the next request: idle
+				 * now, read at the next wake-up. */
+				if (c->state == K_SEND && c->draining)
+					kconn_again(c);
+				else if (c->state == K_SEND)
+					kconn_writable(c);
+				else
+					kconn_readable(c);
 				continue;
 			}
 			if (ev[i].events & EPOLLOUT)

@@ -282,8 +282,10 @@ resp_send_nobody(struct conn *c)
 	return resp_send(c, -1, NULL, 0);
 }
 
-int
-resp_send_file(struct conn *c, long long clen, int fd, off_t off, size_t len)
+/* handed: a slow reader's rest may go to the keeper (static files). */
+static int
+send_file(struct conn *c, long long clen, int fd, off_t off, size_t len,
+    bool handed)
 {
 	struct iovec iov;
 
@@ -295,12 +297,29 @@ resp_send_file(struct conn *c, long long clen, int fd, off_t off, size_t len)
 		iov.iov_len = c->hlen;
 		return conn_writev(c, &iov, 1);
 	}
-	if (conn_send_more(c, c->head, c->hlen) == -1)
-		return -1;
-	if (conn_sendfile(c, fd, off, len) == -1)
-		return -1;
+	/* The full size, also when the keeper sends the rest: the access
+	 * log line is written at the hand-off (README, "Slow readers"). */
 	c->sent = (long long)len;
+	if (handed ? conn_send_file(c, fd, off, len) == -1 :
+	    conn_send_more(c, c->head, c->hlen) == -1 ||
+	    conn_sendfile(c, fd, off, len) == -1) {
+		c->sent = 0;
+		return -1;
+	}
 	return 0;
+}
+
+int
+resp_send_file(struct conn *c, long long clen, int fd, off_t off, size_t len)
+{
+	return send_file(c, clen, fd, off, len, false);
+}
+
+int
+resp_send_static(struct conn *c, long long clen, int fd, off_t off,
+    size_t len)
+{
+	return send_file(c, clen, fd, off, len, true);
 }
 
 /* An --error-page replaces the short text body, its status kept. */

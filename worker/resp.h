@@ -40,6 +40,12 @@ int	resp_send(struct conn *c, long long clen, const void *body, size_t blen);
 /* The same with len bytes of file fd from off as the body (sendfile). */
 int	resp_send_file(struct conn *c, long long clen, int fd, off_t off,
 	    size_t len);
+/*
+ * The same for the static handler: a client that stops taking the body
+ * has the rest sent by the keeper (conn_send_file()).
+ */
+int	resp_send_static(struct conn *c, long long clen, int fd, off_t off,
+	    size_t len);
 /* 304 and other bodyless responses: no Content-Length. */
 int	resp_send_nobody(struct conn *c);
 /* Appends pre-formatted header lines ("Name: value\r\n"...). */

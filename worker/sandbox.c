@@ -9,6 +9,7 @@
  * handled (an older kernel simply handles fewer). seccomp goes through
  * libseccomp, which also names syscall numbers for the SIGSYS report.
  */
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -23,6 +24,7 @@
 #include <sys/socket.h>
 #include <linux/landlock.h>
 #include <linux/netlink.h>
+#include <linux/sockios.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
 
@@ -132,7 +134,7 @@ static const char *const keeper_allow[] = {
 	"madvise", "clock_gettime", "clock_nanosleep", "nanosleep",
 	"rt_sigreturn", "rt_sigprocmask", "getpid", "getppid",
 	"gettid", "exit", "exit_group", "restart_syscall", "memfd_create",
-	"pread64", "poll",
+	"pread64", "poll", "sendfile",
 	NULL
 };
 
@@ -488,6 +490,12 @@ add_signal_rules(scmp_filter_ctx ctx, enum sandbox_role role)
 		goto fail;
 	/* The status process asks the kernel for the listeners' accept
 	 * queues (sock_diag): a netlink socket of that one kind only. */
+	/* The keeper asks how much of a slow reader's response waits in
+	 * the send queue (SIOCOUTQ), and nothing else of ioctl. */
+	if (role == SANDBOX_KEEPER && (rc = seccomp_rule_add(ctx,
+	    SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+	    SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)SIOCOUTQ))) < 0)
+		goto fail;
 	if (role == SANDBOX_STATUS && (rc = seccomp_rule_add(ctx,
 	    SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
 	    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)AF_NETLINK),

@@ -200,7 +200,7 @@ send_body(struct conn *c, const struct file *f, long long off, long long len)
 	if (f->data != NULL)
 		resp_send(c, len, f->data + off, (size_t)len);
 	else
-		resp_send_file(c, len, f->fd, (off_t)off, (size_t)len);
+		resp_send_static(c, len, f->fd, (off_t)off, (size_t)len);
 }
 
 /*

@@ -92,8 +92,9 @@ class Titles(ServerTestCase):
         self.assertNotIn('s3cret', ' '.join(str(s) for s in seen))
 
     def test_slow_download_shows_in_title(self):
-        """A static response the client reads slowly: "writing" while the
-        worker waits in sendfile(), idle once it is all out."""
+        """A static response the client reads slowly: the keeper sends it
+        and says so in its title ("sending"); the worker is idle at once
+        (README, "Slow readers"), and so is the keeper once it is out."""
         root = tempfile.mkdtemp(prefix='pfk-big-')
         self.addCleanup(shutil.rmtree, root, True)
         size = 64 * 1024 * 1024
@@ -101,13 +102,15 @@ class Titles(ServerTestCase):
             f.truncate(size)            # sparse: cheap to make, real to send
         srv, pids = self.start_ready(['-w', '1', '--sandbox', 'strict'], 1,
                                      docroot=root)
+        keeper = wait_for(srv.keeper_pid, 5.0)
         idle = title(pids[0])
         c = self.connect(srv, rcvbuf=4096)
         c.send(request_bytes('GET', '/big.bin?k=v'))
         self.assertTrue(wait_for(lambda: re.match(
-            r'^preforkd: worker 1 \(gen 1\) writing GET /big\.bin \d+\.\ds$',
-            title(pids[0]) or ''), 5),
-            'title while the client reads slowly: %r' % title(pids[0]))
+            r'^preforkd: keeper \(1 parked, 1 sending\)', title(keeper) or ''), 5),
+                        'keeper title while the client reads slowly: %r'
+                        % title(keeper))
+        self.assertEqual(title(pids[0]), idle)
         self.assertEqual(c.read_head()[1], 200)
         got = len(c.buf)
         c.sock.settimeout(30)
@@ -116,8 +119,11 @@ class Titles(ServerTestCase):
             self.assertTrue(data, 'closed after %d of %d bytes' % (got, size))
             got += len(data)
         self.assertEqual(got, size)
-        self.assertTrue(wait_for(lambda: title(pids[0]) == idle, 3),
-                        'title after the download: %r' % title(pids[0]))
+        # Kept alive: parked idle now, no longer sending.
+        self.assertTrue(wait_for(lambda: re.match(
+            r'^preforkd: keeper \(1 parked\)', title(keeper) or ''), 4),
+                        'keeper title after the download: %r' % title(keeper))
+        self.assertEqual(title(pids[0]), idle)
 
     def test_short_requests_leave_title_alone(self):
         srv, pids = self.start_ready(['-w', '1'], 1)

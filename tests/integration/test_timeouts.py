@@ -149,11 +149,14 @@ class TimeoutTests:
         srv = self.serve(['--write-timeout', '1', '-w', '1'])
         c = self.open(srv, rcvbuf=4096)
         c.send(request_bytes('GET', '/big.bin'))
-        # The request is logged once the server gave up on the client,
+        # The worker logs the request when it hands the rest of the body
+        # to the keeper; the keeper says when it gave up on the client,
         # which never reads.
         lines = srv.wait_access_lines(1, timeout=6.0)
         self.assertEqual(len(lines), 1, 'still writing after 6 s')
         self.assertIn('"GET /big.bin HTTP/1.1" 200', lines[0])
+        self.assertTrue(srv.wait_log(r'closed a slow reader .*write timeout',
+                                     timeout=6.0), 'not cut after 6 s')
         data, closed = c.read_all_until_close(5.0)
         self.assertTrue(closed)
         self.assertLess(len(data), BIG_FILE)

@@ -10,6 +10,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -95,6 +96,126 @@ START_TEST(test_pack_unpack)
 	sample(&h, 10);
 	h.version = 1;
 	ck_assert_int_eq(handoff_unpack(&h, sizeof(h)), -1);
+	/* Version 3's send fields: the head rest within the bytes, no
+	 * negative offset or length. */
+	sample(&h, 10);
+	h.kind = HANDOFF_SEND;
+	h.send_head = 10;
+	ck_assert_int_eq(handoff_unpack(&h, sizeof(h)), 0);
+	h.send_head = 11;
+	ck_assert_int_eq(handoff_unpack(&h, sizeof(h)), -1);
+	h.send_head = 0;
+	h.send_off = -1;
+	ck_assert_int_eq(handoff_unpack(&h, sizeof(h)), -1);
+	h.send_off = 0;
+	h.send_left = -1;
+	ck_assert_int_eq(handoff_unpack(&h, sizeof(h)), -1);
+}
+END_TEST
+
+/*
+ * A slow reader's rest (HANDOFF_SEND): the socket, the open file and the
+ * bytes (inline or in a memfd) arrive in order, with the send fields.
+ */
+static void
+send_round_trip(size_t n)
+{
+	struct handoff h, got;
+	char *bytes = malloc(n + 1), *buf = malloc(n + 64);
+	char path[] = "/tmp/check_handoff.XXXXXX";
+	int conn[2], fd = -1, ffd = -1, file;
+
+	ck_assert_ptr_nonnull(bytes);
+	ck_assert_ptr_nonnull(buf);
+	memset(bytes, 'h', n);
+	ck_assert_int_ge(file = mkstemp(path), 0);
+	unlink(path);
+	pair_open();
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, conn), 0);
+	sample(&h, n);
+	h.kind = HANDOFF_SEND;
+	h.send_off = 4096;
+	h.send_left = 1LL << 33;	/* over 4 GiB: 64 bits travel */
+	h.send_total = (1LL << 33) + 4096;
+	h.send_start = 123456;
+	h.min_send_rate = 1024;
+	h.write_timeout_ms = 30000;
+	h.send_head = (uint32_t)(n / 2);
+	h.send_keepalive = 1;
+	ck_assert_int_eq(handoff_send_file(q[1], &h, conn[0], file, bytes), 0);
+	ck_assert_int_eq(handoff_recv_file(q[0], &got, &fd, &ffd, buf,
+	    n + 64), 0);
+	assert_same_file(fd, conn[0]);
+	assert_same_file(ffd, file);
+	ck_assert(fcntl(ffd, F_GETFD) & FD_CLOEXEC);
+	ck_assert_uint_eq(got.kind, HANDOFF_SEND);
+	ck_assert_int_eq(got.send_off, 4096);
+	ck_assert_int_eq(got.send_left, 1LL << 33);
+	ck_assert_int_eq(got.send_total, (1LL << 33) + 4096);
+	ck_assert_int_eq(got.send_start, 123456);
+	ck_assert_int_eq(got.min_send_rate, 1024);
+	ck_assert_int_eq(got.write_timeout_ms, 30000);
+	ck_assert_uint_eq(got.send_head, n / 2);
+	ck_assert_uint_eq(got.send_keepalive, 1);
+	ck_assert_uint_eq(got.len, n);
+	ck_assert_int_eq(memcmp(buf, bytes, n), 0);
+	close(ffd);
+	close(fd);
+	close(file);
+	close(conn[0]);
+	close(conn[1]);
+	pair_close();
+	free(bytes);
+	free(buf);
+}
+
+START_TEST(test_send_round_trip)
+{
+	send_round_trip(0);
+	send_round_trip(500);
+	send_round_trip(HANDOFF_INLINE_MAX + 100);
+}
+END_TEST
+
+/*
+ * A file where none is announced, or none where one is, or a receiver
+ * that takes no file: dropped, every descriptor closed.
+ */
+START_TEST(test_send_fds_checked)
+{
+	struct handoff h, got;
+	char buf[64];
+	int conn[2], file[2], fd = -1, ffd = -1;
+
+	pair_open();
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, conn), 0);
+	ck_assert_int_eq(pipe(file), 0);
+	/* SERVE with a file beside the socket. */
+	sample(&h, 0);
+	ck_assert_int_eq(handoff_send_file(q[1], &h, conn[0], file[0], ""), 0);
+	ck_assert_int_eq(handoff_recv_file(q[0], &got, &fd, &ffd, buf,
+	    sizeof(buf)), -1);
+	ck_assert_int_eq(errno, EPROTO);
+	/* SEND without its file. */
+	h.kind = HANDOFF_SEND;
+	ck_assert_int_eq(handoff_send(q[1], &h, conn[0], ""), 0);
+	ck_assert_int_eq(handoff_recv_file(q[0], &got, &fd, &ffd, buf,
+	    sizeof(buf)), -1);
+	ck_assert_int_eq(errno, EPROTO);
+	/* SEND to a receiver that takes no file (a worker). */
+	ck_assert_int_eq(handoff_send_file(q[1], &h, conn[0], file[0], ""), 0);
+	ck_assert_int_eq(handoff_recv(q[0], &got, &fd, buf, sizeof(buf)), -1);
+	ck_assert_int_eq(errno, EPROTO);
+	/* Every passed copy of the pipe's read end was closed: once ours
+	 * goes, a write sees no reader. */
+	close(file[0]);
+	signal(SIGPIPE, SIG_IGN);
+	ck_assert_int_eq(write(file[1], "x", 1), -1);
+	ck_assert_int_eq(errno, EPIPE);
+	close(file[1]);
+	close(conn[0]);
+	close(conn[1]);
+	pair_close();
 }
 END_TEST
 
@@ -212,6 +333,8 @@ handoff_suite(void)
 	tcase_add_test(tc, test_round_trip_memfd);
 	tcase_add_test(tc, test_over_cap_dropped);
 	tcase_add_test(tc, test_no_fd_dropped);
+	tcase_add_test(tc, test_send_round_trip);
+	tcase_add_test(tc, test_send_fds_checked);
 	suite_add_tcase(s, tc);
 	return s;
 }

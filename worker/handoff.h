@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HANDOFF_VERSION		2
+#define HANDOFF_VERSION		3
 /*
  * Bytes up to this size travel in the message itself; more go in a memfd
  * passed beside the socket. A SOCK_SEQPACKET message must fit the
@@ -47,6 +47,9 @@ struct handoff {
 	uint32_t		buffer_body;
 	int32_t			body_timeout_ms;
 	long long		min_body_rate;
+	/* Version 3: keeper to worker, the hand-off's number in the ready
+	 * queue (struct sb's ready_taken); 0 from a worker. */
+	unsigned long long	seq;
 };
 
 /* Fills h's fixed part (version, kind, peer). */

@@ -76,6 +76,7 @@ static struct kconn		**heap;
 static size_t			 nheap, heapcap;
 static struct klist		 idle, ready;
 static size_t			 nparked;	/* idle, reading or ready */
+static size_t			 nstate[K_LINGER + 1];	/* by state */
 static bool			 q_out;		/* EPOLLOUT armed on kq */
 static struct http_reader	 rd;		/* one reader for all */
 static char			*rbuf;		/* receives hand-offs */
@@ -183,6 +184,30 @@ list_del(struct klist *l, struct kconn *c)
 	c->prev = c->next = NULL;
 }
 
+/* The one place a parked connection's state changes: counted by state. */
+static void
+set_state(struct kconn *c, enum kstate s)
+{
+	nstate[c->state]--;
+	c->state = s;
+	nstate[s]++;
+}
+
+/*
+ * What is parked, by kind, for the status page: a request arriving (a
+ * head, or a small body after it), idle, lingering. A complete request
+ * waiting for room in the queue is in keeper_parked only. Sending is
+ * not done here yet: 0.
+ */
+static void
+publish(void)
+{
+	ksb->keeper_parked_idle = nstate[K_IDLE];
+	ksb->keeper_parked_head = nstate[K_HEAD] + nstate[K_BODY];
+	ksb->keeper_parked_linger = nstate[K_LINGER];
+	ksb->keeper_parked_sending = 0;
+}
+
 /* Takes c out of whatever it was counted in before a state change. */
 static void
 leave_state(struct kconn *c)
@@ -205,6 +230,7 @@ static void
 kconn_close(struct kconn *c)
 {
 	leave_state(c);
+	nstate[c->state]--;
 	heap_del(c);
 	(void)epoll_ctl(kep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
@@ -226,7 +252,7 @@ kconn_linger(struct kconn *c)
 	if (c->state == K_READY)	/* out of epoll while it waited */
 		(void)epoll_ctl(kep, EPOLL_CTL_ADD, c->fd, &ev);
 	leave_state(c);
-	c->state = K_LINGER;
+	set_state(c, K_LINGER);
 	(void)shutdown(c->fd, SHUT_WR);
 	if (heap_set(c, now_ms() + LINGER_MS) == -1)
 		kconn_close(c);
@@ -288,6 +314,8 @@ kconn_send(struct kconn *c)
 {
 	c->h.kind = HANDOFF_SERVE;
 	c->h.len = (uint32_t)c->len;
+	/* Its number in the ready queue, counted once it is in (sb.h). */
+	c->h.seq = ksb->keeper_handed + 1;
 	if (handoff_send(kq, &c->h, c->fd, c->buf) == -1) {
 		if (errno != EAGAIN && errno != ENOBUFS) {
 			log_warn("sendmsg() of a connection to the workers "
@@ -296,7 +324,7 @@ kconn_send(struct kconn *c)
 		}
 		return -1;
 	}
-	ksb->keeper_handed++;
+	__atomic_store_n(&ksb->keeper_handed, c->h.seq, __ATOMIC_RELEASE);
 	kconn_close(c);
 	return 0;
 }
@@ -309,7 +337,7 @@ kconn_ready(struct kconn *c)
 	heap_del(c);
 	if (c->state == K_IDLE)
 		list_del(&idle, c);
-	c->state = K_READY;
+	set_state(c, K_READY);
 	list_add(&ready, c);
 	if (ready.head == c && kconn_send(c) == 0)
 		return;
@@ -350,7 +378,7 @@ kconn_head_starts(struct kconn *c)
 {
 	if (c->state == K_IDLE)
 		list_del(&idle, c);
-	c->state = K_HEAD;
+	set_state(c, K_HEAD);
 	if (c->h.head_deadline == 0)
 		c->h.head_deadline = now_ms() + c->h.header_timeout_ms;
 	return heap_set(c, c->h.head_deadline);
@@ -410,7 +438,7 @@ kconn_body(struct kconn *c)
 	}
 	c->want = want;
 	c->head_len = q->head_len;
-	c->state = K_BODY;
+	set_state(c, K_BODY);
 	c->body_start = now_ms();
 	if (heap_set(c, c->body_start + c->h.body_timeout_ms) == -1)
 		kconn_answer(c, 503);
@@ -524,6 +552,7 @@ kconn_park(const struct handoff *h, int fd)
 	c->fd = fd;
 	c->h = *h;
 	c->state = K_IDLE;
+	nstate[K_IDLE]++;
 	list_add(&idle, c);
 	nparked++;
 	ev.data.ptr = c;
@@ -766,7 +795,9 @@ keeper_main(const struct cfg *cfg, int qfd, struct sb *sb)
 				queue_readable();
 		}
 		expire();
+		publish();
 	}
 	ksb->keeper_parked = 0;		/* draining workers wait for none */
+	publish();
 	exit(0);
 }

@@ -230,7 +230,8 @@ park(struct conn *c, long long idle_deadline, long long head_deadline)
 /*
  * The first stretch of an idle wait (up to the read slice). The hot path
  * of a client that sends back-to-back is one read(), bounded by the
- * socket's SO_RCVTIMEO of one fairness slice (the listeners set it): no
+ * socket's SO_RCVTIMEO of one fairness slice (the listeners set it; the
+ * kernel rounds it up to a clock tick, 4 ms at HZ=250): no
  * other syscall per request, whoever else is busy. A client quiet for
  * that slice is waited for with a poll() for the rest of the read slice,
  * which, while no worker is free, also watches the listeners and the

@@ -3,6 +3,7 @@
  * every worker through fork.
  */
 #include <sys/mman.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 #include <time.h>
@@ -135,4 +136,36 @@ sb_sum(const struct sb *sb, struct sb_ctr *out)
 		if (sb->fold_seq == seq)
 			return;
 	}
+}
+
+unsigned long long
+sb_ready(const struct sb *sb)
+{
+	/* Taken first: a hand-off taken between the two loads can then
+	 * only make the difference larger for a moment, never wrap. */
+	unsigned long long taken = __atomic_load_n(&sb->ready_taken,
+	    __ATOMIC_ACQUIRE);
+	unsigned long long sent = __atomic_load_n(&sb->keeper_handed,
+	    __ATOMIC_ACQUIRE);
+
+	/* A worker may store a number before the keeper does. */
+	return sent > taken ? sent - taken : 0;
+}
+
+void
+sb_taken(struct sb *sb, unsigned long long seq)
+{
+	unsigned long long cur = __atomic_load_n(&sb->ready_taken,
+	    __ATOMIC_RELAXED);
+
+	/* Two workers may take two hand-offs at once: the larger wins. */
+	while (cur < seq && !__atomic_compare_exchange_n(&sb->ready_taken,
+	    &cur, seq, true, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+		;
+}
+
+void
+sb_parked(struct sb *sb)
+{
+	__atomic_fetch_add(&sb->handed_to_keeper, 1, __ATOMIC_RELAXED);
 }

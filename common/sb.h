@@ -94,6 +94,23 @@ struct sb {
 	 * upgrade's new master keeps them): draining workers then wait out
 	 * the last handshakes (worker.c, STOP_QUIET_MS). */
 	volatile int		listeners_closing;
+	/*
+	 * The ready queue (keeper to workers). Every hand-off the keeper
+	 * sends carries the next number after keeper_handed, which it
+	 * stores once the send succeeded; a worker that takes one raises
+	 * ready_taken to its number (an atomic maximum: the only field a
+	 * worker writes outside its slot). The queue is FIFO, so its
+	 * length is the difference (sb_ready): no syscall to read, and it
+	 * heals by itself at the next hand-off taken after a process died
+	 * between a send or receive and its store.
+	 */
+	volatile unsigned long long ready_taken;
+	volatile unsigned long long handed_to_keeper; /* workers, atomic add */
+	/* Parked now, by what the connection waits for (the keeper). */
+	volatile unsigned long long keeper_parked_idle;	  /* the next request */
+	volatile unsigned long long keeper_parked_head;	  /* the rest of one */
+	volatile unsigned long long keeper_parked_linger; /* a close's EOF */
+	volatile unsigned long long keeper_parked_sending; /* a slow reader */
 };
 
 /* Maps a zeroed scoreboard shared with future children, or NULL. */
@@ -114,5 +131,11 @@ void		 sb_count(struct sb_slot *s, int method, int status,
 void		 sb_fold(struct sb *sb, struct sb_slot *s);
 /* The total plus every live slot, consistent with the folds. */
 void		 sb_sum(const struct sb *sb, struct sb_ctr *out);
+/* Connections in the ready queue now (no syscall; see ready_taken). */
+unsigned long long sb_ready(const struct sb *sb);
+/* Worker: it took the hand-off numbered seq from the ready queue. */
+void		 sb_taken(struct sb *sb, unsigned long long seq);
+/* Worker: it parked a connection with the keeper. */
+void		 sb_parked(struct sb *sb);
 
 #endif

@@ -44,6 +44,15 @@ set_timeo(int fd, int opt, int ms)
 	(void)setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof(tv));
 }
 
+/* SO_RCVTIMEO: one fairness slice (accepted TCP sockets inherit it). */
+static void
+set_rcv_slice(int fd)
+{
+	struct timeval tv = { 0, FAIR_SLICE_US };
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
 /*
  * TCP_DEFER_ACCEPT: the kernel completes the handshake into the accept
  * queue only once the client sent data, so a worker wakes for a head it
@@ -104,9 +113,9 @@ listen_open(const struct cfg *c, const struct cfg_listen *l, char *err,
 			    sizeof(one));
 		set_defer(fd, c, l);
 	}
-	/* The first stretch of a keep-alive wait is a plain blocking read
-	 * (conn.c idle_wait); past it the worker watches the listeners. */
-	set_timeo(fd, SO_RCVTIMEO, cfg_read_slice_ms(c));
+	/* The first fairness slice of a keep-alive wait is a plain blocking
+	 * read (conn.c fast_wait); past it the worker polls. */
+	set_rcv_slice(fd);
 	set_timeo(fd, SO_SNDTIMEO, c->write_timeout_ms);
 	if (bind(fd, (const struct sockaddr *)&l->addr, l->addrlen) == -1) {
 		snprintf(err, errlen, "bind() to %s failed: %s", l->spec,
@@ -175,7 +184,7 @@ listen_adopt(const struct cfg *c, const struct cfg_listen *l, int *fds, int n)
 
 		fds[i] = -1;
 		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-		set_timeo(fd, SO_RCVTIMEO, cfg_read_slice_ms(c));
+		set_rcv_slice(fd);
 		set_timeo(fd, SO_SNDTIMEO, c->write_timeout_ms);
 		if (ss.ss_family != AF_UNIX)
 			set_defer(fd, c, l);
@@ -189,8 +198,7 @@ listen_adopt(const struct cfg *c, const struct cfg_listen *l, int *fds, int n)
 int
 listen_apply(const struct cfg *c, int fd)
 {
-	set_timeo(fd, SO_RCVTIMEO, c->idle_timeout_ms < IDLE_YIELD_MS ?
-	    c->idle_timeout_ms : IDLE_YIELD_MS);
+	set_rcv_slice(fd);
 	set_timeo(fd, SO_SNDTIMEO, c->write_timeout_ms);
 	if (is_tcp(fd))
 		set_defer(fd, c, NULL);

@@ -405,6 +405,9 @@ keeper_reaped(int status)
 	keeper_pid = 0;
 	sb->keeper_pid = 0;
 	sb->keeper_parked = 0;		/* it holds nothing now */
+	sb->keeper_parked_idle = sb->keeper_parked_head = 0;
+	sb->keeper_parked_linger = sb->keeper_parked_sending = 0;
+	/* Not the ready queue: what it sent is still there (sb_ready). */
 }
 
 static void

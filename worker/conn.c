@@ -3,8 +3,9 @@
  * deadline on CLOCK_MONOTONIC: the header deadline for a head, the body
  * timeout between body reads, and the idle timeout between requests,
  * where the listeners are watched too so that a waiting client can take
- * the worker over (fair keep-alive, SPEC 5). The first 250 ms of an idle
- * wait are a plain blocking read bounded by SO_RCVTIMEO, and writes are
+ * the worker over (fair keep-alive, SPEC 5). The first fairness slice of
+ * an idle wait is a plain blocking read bounded by SO_RCVTIMEO (then a
+ * poll() up to 250 ms, see fast_wait()), and writes are
  * bounded by SO_SNDTIMEO (the write timeout): accepted TCP sockets
  * inherit both from the listener, the worker sets them on AF_UNIX ones.
  * The hot path of a kept-alive request is one read and one writev. A
@@ -139,12 +140,22 @@ fill(struct conn *c, long long deadline)
 	}
 }
 
+/* Whether a connection waits in the ready queue while no worker is free:
+ * two loads from the scoreboard, no syscall (sb_ready). */
+static bool
+others_ready(const struct conn *c)
+{
+	return c->qfd != -1 && worker_sb != NULL && sb_ready(worker_sb) > 0 &&
+	    sb_accepting(worker_sb) == 0;
+}
+
 /*
  * A worker is held only while it is fair (SPEC 5): once this connection
  * has had its slice, if no worker is idle and a client waits in the
  * accept queue or a parked one in the keeper queue, this connection gives
- * its worker up. Costs no syscall inside a slice and one poll() per slice
- * after it.
+ * its worker up. Costs no syscall inside a slice; after it, none when
+ * the ready queue's counter says a connection waits, else one poll() of
+ * the listeners (an accept queue's length is not in the scoreboard).
  */
 static bool
 should_yield(struct conn *c)
@@ -158,6 +169,10 @@ should_yield(struct conn *c)
 	c->slice_start = now;
 	if (worker_sb == NULL || sb_accepting(worker_sb) > 0)
 		return false;
+	if (c->qfd != -1 && sb_ready(worker_sb) > 0) {
+		worker_slot->ctr.fair_closes++;
+		return true;
+	}
 	for (int i = 0; i < c->nlfd; i++) {
 		pfd[i].fd = c->lfd[i];
 		pfd[i].events = POLLIN;
@@ -217,6 +232,8 @@ park(struct conn *c, long long idle_deadline, long long head_deadline)
 	h.len = (uint32_t)c->rd.len;
 	if (handoff_send(c->qfd, &h, c->fd, c->rd.buf) == -1)
 		return -1;
+	if (worker_sb != NULL)
+		sb_parked(worker_sb);
 	close(c->fd);
 	c->fd = -1;
 	c->handed = true;
@@ -224,12 +241,17 @@ park(struct conn *c, long long idle_deadline, long long head_deadline)
 }
 
 /*
- * The first stretch of an idle wait (up to the read slice). While another
- * worker is free, a plain read bounded by SO_RCVTIMEO: one syscall, the
- * hot path of a client that sends back-to-back. While every worker is
- * busy, a poll that also watches the listeners and the keeper queue, so
- * that a connection waiting for a worker ends the wait at once (the
- * client is parked then, not kept for the slice). Returns like
+ * The first stretch of an idle wait (up to the read slice). The hot path
+ * of a client that sends back-to-back is one read(), bounded by the
+ * socket's SO_RCVTIMEO of one fairness slice (the listeners set it; the
+ * kernel rounds it up to a clock tick, 4 ms at HZ=250): no
+ * other syscall per request, whoever else is busy. A client quiet for
+ * that slice is waited for with a poll() for the rest of the read slice,
+ * which, while no worker is free, also watches the listeners and the
+ * keeper queue: a connection waiting for a worker ends the wait at once,
+ * and this client is parked instead. A connection already waiting in the
+ * ready queue (its counter, no syscall) does the same before the read,
+ * unless this client's next request is here already. Returns like
  * read_some(); -1 with ETIMEDOUT when the client stayed quiet or another
  * connection waits.
  */
@@ -237,26 +259,53 @@ static ssize_t
 fast_wait(struct conn *c)
 {
 	struct pollfd pfd[2 + MAX_LISTENERS];
-	nfds_t n = 0;
+	long long deadline = now_ms() + cfg_read_slice_ms(c->cfg), left;
+	bool busy;
+	nfds_t n;
+	ssize_t r;
 	int rc;
 
-	if (worker_sb == NULL || c->qfd == -1 || sb_accepting(worker_sb) > 0)
-		return read_some(c);
-	pfd[n].fd = c->fd;
-	pfd[n++].events = POLLIN;
-	for (int i = 0; i < c->nlfd; i++) {
-		pfd[n].fd = c->lfd[i];
-		pfd[n++].events = POLLIN;
+	if (others_ready(c)) {
+		size_t room;
+		char *p = http_space(&c->rd, &room);
+
+		r = room == 0 ? -1 : recv(c->fd, p, room, MSG_DONTWAIT);
+		if (r > 0)
+			http_filled(&c->rd, (size_t)r);
+		else if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+		    room == 0))
+			errno = ETIMEDOUT;	/* parked: the other one goes */
+		return r;
 	}
-	pfd[n].fd = c->qfd;
-	pfd[n++].events = POLLIN;
-	do
-		rc = poll(pfd, n, cfg_read_slice_ms(c->cfg));
-	while (rc == -1 && errno == EINTR && !worker_stop);
-	if (rc > 0 && pfd[0].revents != 0)
-		return read_some(c);
-	if (rc >= 0)
-		errno = ETIMEDOUT;
+	r = read_some(c);
+	if (r >= 0 || errno != ETIMEDOUT)
+		return r;
+	for (;;) {
+		if ((left = deadline - now_ms()) <= 0)
+			break;
+		busy = c->qfd != -1 && worker_sb != NULL &&
+		    sb_accepting(worker_sb) == 0;
+		n = 0;
+		pfd[n].fd = c->fd;
+		pfd[n++].events = POLLIN;
+		for (int i = 0; busy && i < c->nlfd; i++) {
+			pfd[n].fd = c->lfd[i];
+			pfd[n++].events = POLLIN;
+		}
+		if (busy) {
+			pfd[n].fd = c->qfd;
+			pfd[n++].events = POLLIN;
+		}
+		rc = poll(pfd, n, (int)left);
+		if (rc == -1 && errno == EINTR && !worker_stop)
+			continue;
+		if (rc > 0 && pfd[0].revents != 0)
+			return read_some(c);
+		if (rc >= 0)
+			errno = ETIMEDOUT;
+		return -1;
+	}
+	errno = ETIMEDOUT;
 	return -1;
 }
 
@@ -1180,6 +1229,9 @@ conn_take(struct conn *c)
 			log_warnx("dropped a malformed hand-off from the keeper");
 		return -1;
 	}
+	/* Out of the ready queue: counted before anything else. */
+	if (worker_sb != NULL)
+		sb_taken(worker_sb, h.seq);
 	if (h.kind != HANDOFF_SERVE) {
 		log_warnx("dropped a hand-off of kind %u", h.kind);
 		close(fd);

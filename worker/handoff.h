@@ -66,6 +66,9 @@ struct handoff {
 	int32_t			write_timeout_ms;
 	uint32_t		send_head;
 	uint32_t		send_keepalive;
+	/* Version 3: keeper to worker, the hand-off's number in the ready
+	 * queue (struct sb's ready_taken); 0 from a worker. */
+	unsigned long long	seq;
 };
 
 /* Fills h's fixed part (version, kind, peer). */

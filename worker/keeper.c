@@ -107,7 +107,7 @@ static struct kconn		**heap;
 static size_t			 nheap, heapcap;
 static struct klist		 idle, ready;
 static size_t			 nparked;	/* idle, reading, ready, sending */
-static size_t			 nsending;	/* of them, K_SEND */
+static size_t			 nstate[K_SEND + 1];	/* by state */
 static bool			 q_out;		/* EPOLLOUT armed on kq */
 static struct http_reader	 rd;		/* one reader for all */
 static char			*rbuf;		/* receives hand-offs */
@@ -215,6 +215,30 @@ list_del(struct klist *l, struct kconn *c)
 	c->prev = c->next = NULL;
 }
 
+/* The one place a parked connection's state changes: counted by state. */
+static void
+set_state(struct kconn *c, enum kstate s)
+{
+	nstate[c->state]--;
+	c->state = s;
+	nstate[s]++;
+}
+
+/*
+ * What is parked, by kind, for the status page: a request arriving (a
+ * head, or a small body after it), idle, lingering. A complete request
+ * waiting for room in the queue is in keeper_parked only. Sending is
+ * not done here yet: 0.
+ */
+static void
+publish(void)
+{
+	ksb->keeper_parked_idle = nstate[K_IDLE];
+	ksb->keeper_parked_head = nstate[K_HEAD] + nstate[K_BODY];
+	ksb->keeper_parked_linger = nstate[K_LINGER];
+	ksb->keeper_parked_sending = nstate[K_SEND];
+}
+
 /* Takes c out of whatever it was counted in before a state change. */
 static void
 leave_state(struct kconn *c)
@@ -223,8 +247,6 @@ leave_state(struct kconn *c)
 		list_del(&idle, c);
 	else if (c->state == K_READY)
 		list_del(&ready, c);
-	if (c->state == K_SEND)
-		nsending--;
 	if (c->state != K_LINGER)
 		nparked--;
 }
@@ -239,6 +261,7 @@ static void
 kconn_close(struct kconn *c)
 {
 	leave_state(c);
+	nstate[c->state]--;
 	heap_del(c);
 	(void)epoll_ctl(kep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
@@ -265,7 +288,7 @@ kconn_linger(struct kconn *c)
 	else if (c->state == K_SEND)	/* it waited to write */
 		(void)epoll_ctl(kep, EPOLL_CTL_MOD, c->fd, &ev);
 	leave_state(c);
-	c->state = K_LINGER;
+	set_state(c, K_LINGER);
 	free(c->body);
 	c->body = NULL;
 	free(c->buf);		/* what comes now is read into scratch */
@@ -332,6 +355,8 @@ kconn_send(struct kconn *c)
 {
 	c->h.kind = HANDOFF_SERVE;
 	c->h.len = (uint32_t)c->len;
+	/* Its number in the ready queue, counted once it is in (sb.h). */
+	c->h.seq = ksb->keeper_handed + 1;
 	if (handoff_send(kq, &c->h, c->fd, c->buf) == -1) {
 		if (errno != EAGAIN && errno != ENOBUFS) {
 			log_warn("sendmsg() of a connection to the workers "
@@ -340,7 +365,7 @@ kconn_send(struct kconn *c)
 		}
 		return -1;
 	}
-	ksb->keeper_handed++;
+	__atomic_store_n(&ksb->keeper_handed, c->h.seq, __ATOMIC_RELEASE);
 	kconn_close(c);
 	return 0;
 }
@@ -353,7 +378,7 @@ kconn_ready(struct kconn *c)
 	heap_del(c);
 	if (c->state == K_IDLE)
 		list_del(&idle, c);
-	c->state = K_READY;
+	set_state(c, K_READY);
 	free(c->body);
 	c->body = NULL;
 	list_add(&ready, c);
@@ -396,7 +421,7 @@ kconn_head_starts(struct kconn *c)
 {
 	if (c->state == K_IDLE)
 		list_del(&idle, c);
-	c->state = K_HEAD;
+	set_state(c, K_HEAD);
 	if (c->h.head_deadline == 0)
 		c->h.head_deadline = now_ms() + c->h.header_timeout_ms;
 	return heap_set(c, c->h.head_deadline);
@@ -520,7 +545,7 @@ kconn_body(struct kconn *c)
 		c->buf = nb;
 		c->cap = max;
 	}
-	c->state = K_BODY;
+	set_state(c, K_BODY);
 	b->start = now_ms();
 	if (heap_set(c, b->start + c->h.body_timeout_ms) == -1)
 		kconn_answer(c, 503);
@@ -641,6 +666,7 @@ kconn_park(const struct handoff *h, int fd)
 	c->ffd = -1;
 	c->h = *h;
 	c->state = K_IDLE;
+	nstate[K_IDLE]++;
 	list_add(&idle, c);
 	nparked++;
 	ev.data.ptr = c;
@@ -751,11 +777,8 @@ kconn_again(struct kconn *c)
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
 	size_t ahead = c->len - c->h.send_head;
 
-	nsending--;
 	if (fcntl(c->fd, F_SETFL, 0) == -1 ||
 	    epoll_ctl(kep, EPOLL_CTL_MOD, c->fd, &ev) == -1) {
-		c->state = K_LINGER;	/* counted out already */
-		nparked--;
 		kconn_close(c);
 		return;
 	}
@@ -770,7 +793,7 @@ kconn_again(struct kconn *c)
 	c->h.send_head = 0;
 	c->h.head_deadline = 0;
 	c->draining = false;
-	c->state = K_IDLE;
+	set_state(c, K_IDLE);
 	list_add(&idle, c);
 	if (ahead > 0) {
 		if (kconn_head_starts(c) == -1)
@@ -877,9 +900,9 @@ kconn_sending(const struct handoff *h, int fd, int ffd)
 		memcpy(c->buf, rbuf, h->len);
 	c->len = c->cap = h->len;
 	c->state = K_SEND;
+	nstate[K_SEND]++;
 	c->progress = now_ms();
 	nparked++;
-	nsending++;
 	ksb->keeper_parked = nparked;
 	ev.data.ptr = c;
 	/* The worker left it non-blocking; make sure of it. */
@@ -1048,14 +1071,15 @@ keeper_title(void)
 	static size_t shown = (size_t)-1, shown_send;
 	long long now = now_ms();
 
-	if ((nparked == shown && nsending == shown_send) || now - last < 1000)
+	if ((nparked == shown && nstate[K_SEND] == shown_send) ||
+	    now - last < 1000)
 		return;
 	last = now;
 	shown = nparked;
-	shown_send = nsending;
-	if (nsending > 0)
+	shown_send = nstate[K_SEND];
+	if (nstate[K_SEND] > 0)
 		title_set("preforkd: keeper (%zu parked, %zu sending)", nparked,
-		    nsending);
+		    nstate[K_SEND]);
 	else
 		title_set("preforkd: keeper (%zu parked)", nparked);
 }
@@ -1132,7 +1156,9 @@ keeper_main(const struct cfg *cfg, int qfd, struct sb *sb)
 				queue_readable();
 		}
 		expire();
+		publish();
 	}
 	ksb->keeper_parked = 0;		/* draining workers wait for none */
+	publish();
 	exit(0);
 }

@@ -64,6 +64,11 @@
 enum format { FMT_TEXT, FMT_JSON, FMT_HTML };
 enum esc { ESC_TEXT, ESC_JSON, ESC_HTML };
 
+/* Parked connections by kind, in this order everywhere. */
+enum { PARK_IDLE, PARK_HEAD, PARK_LINGER, PARK_SENDING, PARK_KINDS };
+static const char *const park_kinds[PARK_KINDS] = { "idle", "head",
+    "linger", "sending" };
+
 /* One worker as copied from its slot: stable while we render. */
 struct row {
 	pid_t			pid;
@@ -90,6 +95,9 @@ struct snap {
 	struct row		row[SB_SLOTS];
 	pid_t			keeper_pid;
 	unsigned long long	parked, handed, closed_idle;
+	unsigned long long	to_keeper;	/* hand-offs by the workers */
+	unsigned long long	ready;		/* in the ready queue now */
+	unsigned long long	kind[PARK_KINDS];	/* parked, by kind */
 };
 
 /* The response body under construction; full is sticky. */
@@ -118,8 +126,14 @@ static struct qlisten		 ql[MAX_LISTENERS];
 static int			 nql;
 static char			 body[STATUS_BODY_MAX];
 
-/* The series: requests, of them 5xx, worker crashes (by a signal). */
-enum { HIST_REQ, HIST_5XX, HIST_CRASH, HIST_N };
+/*
+ * The series: requests, of them 5xx, worker crashes (by a signal), then
+ * hand-offs from the keeper to the workers and back. The first
+ * HIST_CHARTS are drawn on the page; all are in the text and the JSON.
+ */
+enum { HIST_REQ, HIST_5XX, HIST_CRASH, HIST_TO_WORKER, HIST_TO_KEEPER,
+    HIST_N };
+#define HIST_CHARTS	3
 /*
  * Counter totals at the end of each second, in a ring; the per-second
  * values are the differences, so HIST_LEN of them take one more total.
@@ -195,6 +209,12 @@ snapshot(struct snap *sn)
 	sn->parked = sb->keeper_parked;
 	sn->handed = sb->keeper_handed;
 	sn->closed_idle = sb->keeper_closed_idle;
+	sn->to_keeper = sb->handed_to_keeper;
+	sn->ready = sb_ready(sb);
+	sn->kind[PARK_IDLE] = sb->keeper_parked_idle;
+	sn->kind[PARK_HEAD] = sb->keeper_parked_head;
+	sn->kind[PARK_LINGER] = sb->keeper_parked_linger;
+	sn->kind[PARK_SENDING] = sb->keeper_parked_sending;
 	for (int i = 0; i < SB_SLOTS; i++) {
 		const struct sb_slot *s = &sb->slot[i];
 		struct row *r = &sn->row[sn->nrows];
@@ -236,6 +256,8 @@ hist_totals(unsigned long long *v)
 
 	sb_sum(sb, &t);
 	v[HIST_REQ] = v[HIST_5XX] = v[HIST_CRASH] = 0;
+	v[HIST_TO_WORKER] = sb->keeper_handed;
+	v[HIST_TO_KEEPER] = sb->handed_to_keeper;
 	for (int m = 0; m < SB_METHODS; m++) {
 		for (int k = 0; k < SB_CLASSES; k++)
 			v[HIST_REQ] += t.req[m][k];
@@ -323,8 +345,18 @@ hist_stats(int s, unsigned long long *last, unsigned long long *max,
 	}
 }
 
+/* Series s's last per-second value (0 before the first second). */
+static unsigned long long
+hist_last(int s)
+{
+	int n = hist_count();
+
+	return n > 0 ? hist_value(s, n - 1) : 0;
+}
+
 static const char *const hist_names[HIST_N] = { "requests_per_s",
-    "5xx_per_s", "crashes_per_s" };
+    "5xx_per_s", "crashes_per_s", "handoffs_to_worker_per_s",
+    "handoffs_to_keeper_per_s" };
 
 /* --- output ---------------------------------------------------------- */
 
@@ -468,7 +500,7 @@ static void
 render_text_history(struct out *o)
 {
 	static const char *labels[HIST_N] = { "requests/s", "5xx/s",
-	    "crashes/s" };
+	    "crashes/s", "to worker/s", "to keeper/s" };
 	unsigned long long last, max, sum;
 
 	out_printf(o, "per second over the last 10 minutes, oldest first "
@@ -508,9 +540,10 @@ render_json_history(struct out *o)
 static void
 render_chart(struct out *o, int s)
 {
-	static const char *titles[HIST_N] = { "Requests/s", "5xx/s",
+	static const char *titles[HIST_CHARTS] = { "Requests/s", "5xx/s",
 	    "Crashes" };
-	static const char *classes[HIST_N] = { "c-req", "c-5xx", "c-crash" };
+	static const char *classes[HIST_CHARTS] = { "c-req", "c-5xx",
+	    "c-crash" };
 	unsigned long long last, max, sum, scale;
 	int n = hist_count();
 
@@ -572,8 +605,15 @@ render_text(struct out *o, const struct snap *sn)
 	out_printf(o, "\nrequests        %llu (by the live workers)\n",
 	    sn->requests);
 	out_printf(o, "keeper: pid %d, %llu parked, %llu handed off, %llu "
-	    "closed idle\n\n", (int)sn->keeper_pid, sn->parked, sn->handed,
+	    "closed idle\n", (int)sn->keeper_pid, sn->parked, sn->handed,
 	    sn->closed_idle);
+	out_printf(o, "parked by kind: %llu idle, %llu head, %llu linger, "
+	    "%llu sending\n", sn->kind[PARK_IDLE], sn->kind[PARK_HEAD],
+	    sn->kind[PARK_LINGER], sn->kind[PARK_SENDING]);
+	out_printf(o, "ready queue: %llu; hand-offs: %llu to workers "
+	    "(%llu/s), %llu to the keeper (%llu/s)\n\n", sn->ready,
+	    sn->handed, hist_last(HIST_TO_WORKER), sn->to_keeper,
+	    hist_last(HIST_TO_KEEPER));
 	render_text_history(o);
 	out_printf(o, "%4s %8s %4s  %-10s %9s %8s %9s  %-22s %s\n", "id",
 	    "pid", "gen", "state", "requests", "up", "age_ms", "client",
@@ -607,10 +647,18 @@ render_json(struct out *o, const struct snap *sn)
 	out_printf(o, "{\"master_pid\":%d,\"status_pid\":%d,"
 	    "\"started_unix\":%lld,\"uptime_ms\":%lld,\"generation\":%d,"
 	    "\"workers_wanted\":%d,\"requests\":%llu,\"keeper\":{\"pid\":%d,"
-	    "\"parked\":%llu,\"handed_off\":%llu,\"closed_idle\":%llu},\n",
+	    "\"parked\":%llu,\"handed_off\":%llu,\"closed_idle\":%llu,"
+	    "\"parked_idle\":%llu,\"parked_head\":%llu,"
+	    "\"parked_linger\":%llu,\"parked_sending\":%llu,"
+	    "\"ready_queue\":%llu,\"handed_to_keeper\":%llu,"
+	    "\"handoffs_to_worker_per_s\":%llu,"
+	    "\"handoffs_to_keeper_per_s\":%llu},\n",
 	    (int)sn->master_pid, (int)getpid(), sn->started_unix, sn->up_ms,
 	    sn->generation, sn->target, sn->requests, (int)sn->keeper_pid,
-	    sn->parked, sn->handed, sn->closed_idle);
+	    sn->parked, sn->handed, sn->closed_idle, sn->kind[PARK_IDLE],
+	    sn->kind[PARK_HEAD], sn->kind[PARK_LINGER],
+	    sn->kind[PARK_SENDING], sn->ready, sn->to_keeper,
+	    hist_last(HIST_TO_WORKER), hist_last(HIST_TO_KEEPER));
 	render_json_history(o);
 	out_str(o, "\n\"workers\":[");
 	for (int i = 0; i < sn->nrows; i++) {
@@ -779,8 +827,19 @@ render_html(struct out *o, const struct snap *sn)
 	out_printf(o, "<div class=\"fact\" title=\"started %s\"><small>Uptime"
 	    "</small><b>%s</b></div>\n", fmt_time(sn->started_unix, t,
 	    sizeof(t)), fmt_dur(sn->up_ms, d, sizeof(d)));
+	out_printf(o, "<div class=\"fact\" title=\"parked with the keeper: "
+	    "%llu idle, %llu head, %llu linger, %llu sending\"><small>Parked"
+	    "</small><b>%llu<span> %llu idle</span></b></div>\n",
+	    sn->kind[PARK_IDLE], sn->kind[PARK_HEAD], sn->kind[PARK_LINGER],
+	    sn->kind[PARK_SENDING], sn->parked, sn->kind[PARK_IDLE]);
+	out_printf(o, "<div class=\"fact\"><small>Ready queue</small><b>%llu"
+	    "</b></div>\n", sn->ready);
+	out_printf(o, "<div class=\"fact\" title=\"%llu to workers, %llu to "
+	    "the keeper in all\"><small>Hand-offs/s</small><b>%llu<span> / "
+	    "%llu back</span></b></div>\n", sn->handed, sn->to_keeper,
+	    hist_last(HIST_TO_WORKER), hist_last(HIST_TO_KEEPER));
 	out_str(o, "</section>\n<section class=\"charts\">\n");
-	for (int s = 0; s < HIST_N; s++)
+	for (int s = 0; s < HIST_CHARTS; s++)
 		render_chart(o, s);
 	out_str(o, "</section>\n<div class=\"states\">");
 	for (int st = SB_STARTING; st <= SB_CLOSING; st++)
@@ -1032,6 +1091,29 @@ render_supervision(struct out *o)
 	    sb->reload_failures);
 }
 
+/* The keeper: what it holds by kind, the ready queue, the hand-offs. */
+static void
+render_keeper(struct out *o, const struct snap *sn)
+{
+	metric_head(o, "preforkd_keeper_parked", "gauge",
+	    "Connections parked with the keeper, by what they wait for: the "
+	    "next request (idle), the rest of one (head), a close (linger), "
+	    "a slow reader (sending).");
+	for (int k = 0; k < PARK_KINDS; k++)
+		out_printf(o, "preforkd_keeper_parked{kind=\"%s\"} %llu\n",
+		    park_kinds[k], sn->kind[k]);
+	metric_head(o, "preforkd_ready_queue", "gauge",
+	    "Connections with a complete request in the queue from the "
+	    "keeper, not yet taken by a worker.");
+	out_printf(o, "preforkd_ready_queue %llu\n", sn->ready);
+	metric_head(o, "preforkd_handoffs_total", "counter",
+	    "Connections handed over: keeper to a worker, worker to the "
+	    "keeper.");
+	out_printf(o, "preforkd_handoffs_total{direction=\"to_worker\"} "
+	    "%llu\npreforkd_handoffs_total{direction=\"to_keeper\"} %llu\n",
+	    sn->handed, sn->to_keeper);
+}
+
 static void
 render_metrics(struct out *o, const struct snap *sn)
 {
@@ -1067,6 +1149,7 @@ render_metrics(struct out *o, const struct snap *sn)
 	render_queues(o);
 	render_requests(o, &t);
 	render_supervision(o);
+	render_keeper(o, sn);
 }
 
 /* --- the connection -------------------------------------------------- */

@@ -175,8 +175,8 @@ pause_ms(long ms)
 static void
 unix_timeouts(int fd)
 {
-	int rcv = cfg_read_slice_ms(wcfg), snd = wcfg->write_timeout_ms;
-	struct timeval rtv = { rcv / 1000, (rcv % 1000) * 1000 };
+	int snd = wcfg->write_timeout_ms;
+	struct timeval rtv = { 0, FAIR_SLICE_US };	/* see conn.c */
 	struct timeval stv = { snd / 1000, (snd % 1000) * 1000 };
 
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rtv, sizeof(rtv));

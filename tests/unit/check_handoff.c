@@ -45,6 +45,7 @@ sample(struct handoff *h, size_t len)
 	sin.sin_addr.s_addr = htonl(0x7f000001);
 	handoff_pack(h, HANDOFF_SERVE, (struct sockaddr *)&sin, sizeof(sin));
 	h->nreq = 7;
+	h->seq = 123456789012ULL;	/* version 3 */
 	h->idle_deadline = 1000;
 	h->head_deadline = 2000;
 	h->header_timeout_ms = 10000;
@@ -243,6 +244,7 @@ round_trip(size_t n)
 	ck_assert(fl & FD_CLOEXEC);
 	ck_assert_uint_eq(got.kind, HANDOFF_SERVE);
 	ck_assert_uint_eq(got.nreq, 7);
+	ck_assert_uint_eq(got.seq, 123456789012ULL);
 	ck_assert_int_eq(got.idle_deadline, 1000);
 	ck_assert_int_eq(got.head_deadline, 2000);
 	ck_assert_uint_eq(got.len, n);

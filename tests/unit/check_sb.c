@@ -1,7 +1,8 @@
 /*
  * check_sb - the scoreboard's counters: one request counted by method,
  * status class, duration bucket and bytes; a worker's slot folded into
- * the instance's total leaves the sum unchanged.
+ * the instance's total leaves the sum unchanged; the ready queue's length
+ * from the hand-off numbers, and how it heals after a lost store.
  */
 #include <check.h>
 #include <string.h>
@@ -50,6 +51,42 @@ START_TEST(test_fold)
 }
 END_TEST
 
+START_TEST(test_ready)
+{
+	struct sb *sb = sb_create();
+
+	ck_assert_ptr_nonnull(sb);
+	ck_assert_uint_eq(sb_ready(sb), 0);
+	/* The keeper sent hand-offs 1..5; workers took 1 and 2. */
+	sb->keeper_handed = 5;
+	sb_taken(sb, 1);
+	sb_taken(sb, 2);
+	ck_assert_uint_eq(sb_ready(sb), 3);
+	/* Two workers at once: 4 stored before 3, the larger stays. */
+	sb_taken(sb, 4);
+	sb_taken(sb, 3);
+	ck_assert_uint_eq(sb->ready_taken, 4);
+	ck_assert_uint_eq(sb_ready(sb), 1);
+	/* A worker stored 6 before the keeper stored its send: never
+	 * below 0, and right again once the keeper's store lands. */
+	sb_taken(sb, 5);
+	sb_taken(sb, 6);
+	ck_assert_uint_eq(sb_ready(sb), 0);
+	sb->keeper_handed = 6;
+	ck_assert_uint_eq(sb_ready(sb), 0);
+	/* A worker died between its receive and its store (7 was taken,
+	 * 8 waits): one too many, until the next one taken. */
+	sb->keeper_handed = 8;
+	ck_assert_uint_eq(sb_ready(sb), 2);
+	sb_taken(sb, 8);
+	ck_assert_uint_eq(sb_ready(sb), 0);
+	/* Hand-offs to the keeper: a plain count. */
+	sb_parked(sb);
+	sb_parked(sb);
+	ck_assert_uint_eq(sb->handed_to_keeper, 2);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -60,6 +97,7 @@ main(void)
 
 	tcase_add_test(tc, test_count);
 	tcase_add_test(tc, test_fold);
+	tcase_add_test(tc, test_ready);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -245,21 +245,25 @@ park(struct conn *c, long long idle_deadline, long long head_deadline)
  * of a client that sends back-to-back is one read(), bounded by the
  * socket's SO_RCVTIMEO of one fairness slice (the listeners set it; the
  * kernel rounds it up to a clock tick, 4 ms at HZ=250): no
- * other syscall per request, whoever else is busy. A client quiet for
- * that slice is waited for with a poll() for the rest of the read slice,
- * which, while no worker is free, also watches the listeners and the
- * keeper queue: a connection waiting for a worker ends the wait at once,
- * and this client is parked instead. A connection already waiting in the
- * ready queue (its counter, no syscall) does the same before the read,
- * unless this client's next request is here already. Returns like
- * read_some(); -1 with ETIMEDOUT when the client stayed quiet or another
- * connection waits.
+ * other syscall per request, whoever else is busy. That read is taken
+ * only while it pays: when a worker is free (it takes new clients), or
+ * when this client's last request came within a slice (c->streak). A
+ * client that has not shown it sends back-to-back (a new connection, one
+ * that paused) is waited for with a poll() for the read slice, which,
+ * while no worker is free, also watches the listeners and the keeper
+ * queue: a connection waiting for a worker ends the wait at once, and
+ * this client is parked instead (else each new client of a server whose
+ * workers all hold quiet clients would wait a tick). A connection already
+ * waiting in the ready queue (its counter, no syscall) does the same
+ * before the read, unless this client's next request is here already.
+ * Returns like read_some(); -1 with ETIMEDOUT when the client stayed quiet
+ * or another connection waits.
  */
 static ssize_t
 fast_wait(struct conn *c)
 {
 	struct pollfd pfd[2 + MAX_LISTENERS];
-	long long deadline = now_ms() + cfg_read_slice_ms(c->cfg), left;
+	long long deadline = now_ms() + cfg_read_slice_ms(c->cfg), left, start;
 	bool busy;
 	nfds_t n;
 	ssize_t r;
@@ -277,9 +281,14 @@ fast_wait(struct conn *c)
 			errno = ETIMEDOUT;	/* parked: the other one goes */
 		return r;
 	}
-	r = read_some(c);
-	if (r >= 0 || errno != ETIMEDOUT)
-		return r;
+	if (c->streak || c->qfd == -1 || worker_sb == NULL ||
+	    sb_accepting(worker_sb) > 0) {
+		r = read_some(c);
+		if (r >= 0 || errno != ETIMEDOUT)
+			return r;
+		c->streak = false;
+	}
+	start = now_us();
 	for (;;) {
 		if ((left = deadline - now_ms()) <= 0)
 			break;
@@ -299,8 +308,10 @@ fast_wait(struct conn *c)
 		rc = poll(pfd, n, (int)left);
 		if (rc == -1 && errno == EINTR && !worker_stop)
 			continue;
-		if (rc > 0 && pfd[0].revents != 0)
+		if (rc > 0 && pfd[0].revents != 0) {
+			c->streak = now_us() - start <= FAIR_SLICE_US;
 			return read_some(c);
+		}
 		if (rc >= 0)
 			errno = ETIMEDOUT;
 		return -1;
@@ -1079,6 +1090,7 @@ conn_start(struct conn *c, int fd, const struct sockaddr *peer,
 	c->close = c->hijacked = c->aborted = false;
 	c->sent_100 = c->head_sent = false;
 	c->handed = false;
+	c->streak = false;
 	if (peerlen > sizeof(c->peer))
 		peerlen = sizeof(c->peer);
 	memset(&c->peer, 0, sizeof(c->peer));

@@ -44,6 +44,9 @@ struct conn {
 	int			 qfd;		/* the keeper queue, or -1 */
 	bool			 handed;	/* parked with the keeper */
 	bool			 yield;		/* fairness: park after this one */
+	/* The client's last request came within a slice of our response:
+	 * wait for its next with a plain read (fast_wait). */
+	bool			 streak;
 	/* Who the client is (SPEC 9): the PROXY header's source for the
 	 * connection's life, else the peer; per request, the forwarded
 	 * fields when client is a --trusted-proxy. */

@@ -135,7 +135,9 @@ class Instance:
                    '--drain-delay', str(DRAIN), '--idle-timeout', '65',
                    '--pid-file', self.pid_file, '-m', '/echo=' + echo]
                   + list(self.extra), self.tc.root, listen=False)
-        self.tc.wait_ready(srv, WORKERS)
+        self.tc.assertTrue(srv.wait_log(r'ready: %d workers' % WORKERS))
+        # The workers and the status process (it answers the agent check).
+        self.tc.assertEqual(len(srv.wait_workers(WORKERS + 1)), WORKERS + 1)
         self.srv = srv
         return self
 
@@ -166,11 +168,15 @@ class E2ETestCase(ServerTestCase):
 
     def instances(self, extra_fn):
         """Two instances on ports of their own; extra_fn(port) gives the
-        flags that depend on the port (the listener)."""
+        flags that depend on the port (the listener). Each answers the
+        agent check on a port of its own too (agent_port)."""
         out = []
         for name in ('i1', 'i2'):
-            port = lbtools.free_port()
-            out.append(Instance(self, name, port, extra_fn(port)).start())
+            port, agent = lbtools.free_port(), lbtools.free_port()
+            inst = Instance(self, name, port, extra_fn(port) + [
+                '--agent-listen', '127.0.0.1:%d' % agent])
+            inst.agent_port = agent
+            out.append(inst.start())
         return out
 
     def load(self, port):
@@ -271,8 +277,11 @@ class HAProxyTest(E2ETestCase):
         port = lbtools.free_port()
         subs = [
             ('bind :80', 'bind %s:%d' % (LB_ADDR, port), 1),
-            ('server app1 10.0.0.11:8080 ', 'server app1 127.0.0.1:%d ' % a.port, 1),
-            ('server app2 10.0.0.12:8080 ', 'server app2 127.0.0.1:%d ' % b.port, 1),
+            ('server app1 10.0.0.11:8080 ', 'server app1 127.0.0.1:%d agent-port %d '
+             % (a.port, a.agent_port), 1),
+            ('server app2 10.0.0.12:8080 ', 'server app2 127.0.0.1:%d agent-port %d '
+             % (b.port, b.agent_port), 1),
+            ('agent-inter 2s', 'agent-inter %s' % CHECK_INTER, 1),
             ('maxconn 2', 'maxconn %d' % WORKERS, 3),
             ('/run/haproxy/admin.sock', os.path.join(self.tmp, 'admin.sock'), 1),
             ('default-server check inter 2s ',
@@ -289,6 +298,17 @@ class HAProxyTest(E2ETestCase):
             self.assertTrue(hap.wait_status('preforkd', sv, 'UP', 15),
                             '%s not UP: %r %s' % (sv, hap.server_status(
                                 'preforkd', sv), hap.log_tail()))
+
+        def agents_ok():
+            rows = hap.show_stat()
+            return all(rows[('preforkd', sv)].get('agent_status') == 'L7OK' and
+                       rows[('preforkd', sv)].get('weight') == '100'
+                       for sv in ('app1', 'app2'))
+        # The documented agent check is on: both agents answer, idle
+        # instances at full weight.
+        self.assertTrue(wait_for(agents_ok, 15), [
+            (k[1], r.get('agent_status'), r.get('weight'))
+            for k, r in hap.show_stat().items() if k[0] == 'preforkd'])
         return hap, port
 
     def test_stop_restart_reload_upgrade_under_load(self):

@@ -13,6 +13,7 @@ deadline; the few sleeps wait out a time window that is the point of the
 test (the worker's fast-path read) and say so.
 """
 
+import calendar
 import json
 import os
 import re
@@ -54,6 +55,12 @@ class UnixClient(Client):
 
 
 GET = request_bytes('GET', '/hello.txt')
+
+
+def log_time(stamp):
+    """Seconds (float) of an error-log timestamp, 2026-12-02T12:55:38.331Z."""
+    t = time.strptime(stamp[:19], '%Y-%m-%dT%H:%M:%S')
+    return calendar.timegm(t) + int(stamp[20:23]) / 1000.0
 
 
 def in_sleep(pid):
@@ -328,12 +335,18 @@ class Lifecycle(KeeperCase):
         os.kill(old, signal.SIGKILL)
         for c in parked:
             self.assertTrue(c.is_closed(2.0), 'a parked connection hangs')
-        self.assertTrue(srv.wait_log(r'keeper \(pid %d\) killed by SIGKILL' % old,
-                                     timeout=2, start=mark))
-        m = srv.wait_log(r'keeper started \(pid (\d+)\)', timeout=1, start=mark)
+        died = srv.wait_log(r'^(\S+) .*keeper \(pid %d\) killed by SIGKILL' % old,
+                            timeout=2, start=mark)
+        self.assertTrue(died)
+        m = srv.wait_log(r'^(\S+) .*keeper started \(pid (\d+)\)', timeout=1,
+                         start=mark)
         self.assertTrue(m, 'no new keeper')
         self.assertLess(time.monotonic() - t0, 1.5)
-        new = int(m.group(1))
+        # Back within 100 ms of its death, by the master's own clock.
+        gap = log_time(m.group(1)) - log_time(died.group(1))
+        sys.stderr.write('[keeper respawned %.1f ms after its death] ' % (gap * 1000))
+        self.assertLessEqual(gap, 0.1)
+        new = int(m.group(2))
         self.assertNotEqual(new, old)
         r = slow.read_response(timeout=10)
         self.assertEqual((r.status, r.body), (200, b'slept 1500\n'))

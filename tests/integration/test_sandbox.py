@@ -196,7 +196,7 @@ class SandboxDegraded(ServerTestCase):
 class SandboxStatic(ServerTestCase):
     """A plain static server: strict by default, and still serving."""
 
-    def test_workers_and_status_process_are_confined(self):
+    def test_workers_keeper_and_status_process_are_confined(self):
         srv = self.start_server(['-w', '2', '--status-listen',
                                  '127.0.0.1:0'])
         self.assertTrue(srv.wait_log(r'ready: 2 workers'))
@@ -211,6 +211,14 @@ class SandboxStatic(ServerTestCase):
         self.assertEqual(proc_field(srv.pid, 'Seccomp'), '0')
         self.assertTrue(harness.wait_for(
             lambda: proc_field(spid, 'Seccomp') == '2', 5.0))
+        # SPEC 10: the keeper too, always strict.
+        self.assertTrue(harness.wait_for(
+            lambda: srv.keeper_pid() is not None, 5.0))
+        kpid = srv.keeper_pid()
+        self.assertTrue(harness.wait_for(
+            lambda: proc_field(kpid, 'Seccomp') == '2', 5.0),
+            proc_field(kpid, 'Seccomp'))
+        self.assertEqual(proc_field(kpid, 'NoNewPrivs'), '1')
         port = int(re.findall(r'listening on 127\.0\.0\.1:(\d+)',
                               srv.error_text())[-1])
         with Client(port) as c:

@@ -263,7 +263,8 @@ kconn_close(struct kconn *c)
 	leave_state(c);
 	nstate[c->state]--;
 	heap_del(c);
-	(void)epoll_ctl(kep, EPOLL_CTL_DEL, c->fd, NULL);
+	if (c->state != K_READY)	/* a ready one left epoll already */
+		(void)epoll_ctl(kep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	free(c->body);
 	if (c->ffd != -1)

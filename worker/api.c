@@ -336,7 +336,9 @@ pfd_read(struct pfd_req *r, void *buf, size_t len)
 		if (!q->chunked && q->content_length <= 0)
 			return 0;
 		worker_slot->state = SB_READING;
+		crash_io_begin();
 		rc = conn_read_body(r->c, &r->piece, &r->piece_len);
+		crash_io_end();
 		if (rc == PARSE_DONE) {
 			r->piece_len = 0;
 			return 0;
@@ -469,16 +471,19 @@ body_refused(const struct pfd_req *r, size_t len)
 	return true;
 }
 
-int
-pfd_send(struct pfd_req *r, const void *buf, size_t len)
+static int	write_piece(struct pfd_req *, const void *, size_t);
+static int	finish(struct pfd_req *);
+
+static int
+send_whole(struct pfd_req *r, const void *buf, size_t len)
 {
 	int rc;
 
 	if (r->finished || r->aborted || r->hijacked || body_refused(r, len))
 		return -1;
 	if (r->head_sent) {
-		rc = pfd_write(r, buf, len);
-		return pfd_finish(r) == 0 ? rc : -1;
+		rc = write_piece(r, buf, len);
+		return finish(r) == 0 ? rc : -1;
 	}
 	if (len == 0)
 		return send_empty(r);
@@ -487,8 +492,8 @@ pfd_send(struct pfd_req *r, const void *buf, size_t len)
 	return resp_send(r->c, (long long)len, buf, len);
 }
 
-int
-pfd_send_file(struct pfd_req *r, int fd, off_t off, size_t len)
+static int
+send_file(struct pfd_req *r, int fd, off_t off, size_t len)
 {
 	if (r->head_sent || r->finished || r->aborted || r->hijacked ||
 	    body_refused(r, len))
@@ -500,8 +505,8 @@ pfd_send_file(struct pfd_req *r, int fd, off_t off, size_t len)
 	return resp_send_file(r->c, (long long)len, fd, off, len);
 }
 
-int
-pfd_write(struct pfd_req *r, const void *buf, size_t len)
+static int
+write_piece(struct pfd_req *r, const void *buf, size_t len)
 {
 	struct iovec iov;
 	int rc;
@@ -530,8 +535,8 @@ pfd_write(struct pfd_req *r, const void *buf, size_t len)
 	return conn_writev(r->c, &iov, 1);
 }
 
-int
-pfd_finish(struct pfd_req *r)
+static int
+finish(struct pfd_req *r)
 {
 	if (r->finished || r->aborted || r->hijacked)
 		return r->finished ? 0 : -1;
@@ -543,6 +548,55 @@ pfd_finish(struct pfd_req *r)
 	if (r->clen >= 0 && r->written < r->clen)
 		r->c->close = true;	/* short body: only a close ends it */
 	return 0;
+}
+
+/*
+ * The sending calls: what they wait for is the client taking the
+ * response (--write-timeout), so the handler's --timeout clock stops
+ * meanwhile (crash.h), as in pfd_read.
+ */
+int
+pfd_send(struct pfd_req *r, const void *buf, size_t len)
+{
+	int rc;
+
+	crash_io_begin();
+	rc = send_whole(r, buf, len);
+	crash_io_end();
+	return rc;
+}
+
+int
+pfd_send_file(struct pfd_req *r, int fd, off_t off, size_t len)
+{
+	int rc;
+
+	crash_io_begin();
+	rc = send_file(r, fd, off, len);
+	crash_io_end();
+	return rc;
+}
+
+int
+pfd_write(struct pfd_req *r, const void *buf, size_t len)
+{
+	int rc;
+
+	crash_io_begin();
+	rc = write_piece(r, buf, len);
+	crash_io_end();
+	return rc;
+}
+
+int
+pfd_finish(struct pfd_req *r)
+{
+	int rc;
+
+	crash_io_begin();
+	rc = finish(r);
+	crash_io_end();
+	return rc;
 }
 
 void

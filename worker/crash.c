@@ -46,6 +46,7 @@ static int			 limit_ms;
 static volatile sig_atomic_t	 in_handler;
 static volatile sig_atomic_t	 timer_armed;
 static volatile long long	 handler_start;
+static long long		 io_start;	/* a paused handler's wait, or 0 */
 static volatile sig_atomic_t	 title_shown;	/* the long-request title is up */
 static char			 title_idle[64]; /* "preforkd: worker 3 (gen 2)" */
 
@@ -412,7 +413,36 @@ void
 crash_handler_end(void)
 {
 	in_handler = 0;
+	io_start = 0;
 	worker_slot->handler_start_ms = 0;
+}
+
+/*
+ * The handler's clock stops while it waits for its client: out of the
+ * bracket for the timer and the master's watch, and back in with its
+ * start moved on by the wait. Costs two clock reads (no syscall).
+ */
+void
+crash_io_begin(void)
+{
+	if (!in_handler)
+		return;		/* not from a handler, or nested */
+	io_start = sb_now_ms();
+	in_handler = 0;
+	worker_slot->handler_start_ms = 0;
+}
+
+void
+crash_io_end(void)
+{
+	if (io_start == 0)
+		return;
+	/* The new start first: a tick in between sees the old bracket
+	 * closed, or the new one whole. */
+	handler_start += sb_now_ms() - io_start;
+	io_start = 0;
+	worker_slot->handler_start_ms = handler_start;
+	in_handler = 1;
 }
 
 /*

@@ -21,6 +21,11 @@ void	crash_request_end(void);
 /* Brackets a module handler call: --timeout runs between them. */
 void	crash_handler_begin(void);
 void	crash_handler_end(void);
+/* Around a handler's wait for its client (pfd_read for the body, a
+ * response write the client is slow to take): that time is the client's,
+ * bounded by the body and write timeouts, so --timeout's clock stops. */
+void	crash_io_begin(void);
+void	crash_io_end(void);
 /* Ends the bracket for good: the handler took the connection over. */
 void	crash_handler_detach(void);
 

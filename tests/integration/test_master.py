@@ -41,6 +41,11 @@ def module_path(name):
     return os.path.join(harness.module_dirs()[0], name + '.so')
 
 
+def shipped_path(name):
+    """A shipped module (modules/NAME.c)."""
+    return os.path.join(harness.module_dirs()[1], name + '.so')
+
+
 def proc_uid(pid):
     """The real uid of pid from /proc/PID/status, or None if it is gone."""
     try:
@@ -140,6 +145,67 @@ class MasterTest(ServerTestCase):
         self.assertEqual(states, {'writing'}, 'the status page during the '
                          'download')
         self.assertNotRegex(srv.error_text(), r'stuck for|killed by')
+        self.assertEqual(srv.worker_pids(), kids)
+
+    def test_slow_upload_longer_than_timeout_arrives_whole(self):
+        """The reading half of item 1: a body streamed to a handler for
+        longer than --timeout + the master's grace is the client's time,
+        not the handler's. The keeper's body buffering is off, so the
+        worker reads it all itself (pfd_read in the echo module)."""
+        size, rate = 1024 * 1024, 256 * 1024
+        srv = self.start_server(['-w', '1', '--timeout', '1',
+                                 '--buffer-body', '0',
+                                 '--body-timeout', '10',
+                                 '-m', '/echo=' + shipped_path('echo')])
+        kids = self.ready(srv, 1)
+        c = self.connect(srv, timeout=20)
+        c.send(request_bytes('POST', '/echo',
+                             [('Content-Length', str(size)),
+                              ('Content-Type', 'application/x-test')]))
+        piece = bytes(range(256)) * 64          # 16 KiB
+        sent, echoed, t0 = 0, b'', time.monotonic()
+        c.sock.setblocking(False)
+        # 256 KiB/s: four seconds of body, past --timeout (1 s) + the
+        # master's 2 s grace. The echo is read as it comes back, so
+        # neither side's buffers fill.
+        deadline = t0 + 20
+        while sent < size and time.monotonic() < deadline:
+            ahead = sent / rate - (time.monotonic() - t0)
+            if ahead > 0:
+                time.sleep(min(ahead, 0.05))
+                try:
+                    echoed += c.sock.recv(1 << 20)
+                except BlockingIOError:
+                    pass
+                continue
+            c.sock.setblocking(True)
+            c.sock.sendall(piece)
+            c.sock.setblocking(False)
+            sent += len(piece)
+        c.sock.setblocking(True)
+        c.sock.settimeout(10)
+        elapsed = time.monotonic() - t0
+        while not echoed.endswith(b'\r\n0\r\n\r\n'):
+            data = c.sock.recv(1 << 20)
+            if not data:
+                break
+            echoed += data
+        self.assertGreater(elapsed, 3.5, 'too fast to prove anything')
+        head, _, body = echoed.partition(b'\r\n\r\n')
+        self.assertTrue(head.startswith(b'HTTP/1.1 200'), head[:200])
+        # The chunked echo, decoded: every byte came back.
+        out, rest = b'', body
+        while True:
+            line, _, rest = rest.partition(b'\r\n')
+            n = int(line, 16)
+            if n == 0:
+                break
+            out += rest[:n]
+            rest = rest[n + 2:]
+        self.assertEqual(len(out), size)
+        self.assertEqual(out, piece * (size // len(piece)))
+        self.assertNotRegex(srv.error_text(), r'stuck for|killed by|'
+                            r'timed out')
         self.assertEqual(srv.worker_pids(), kids)
 
     # -- item 5: request crash vs boot failure; decoded exit codes --------

@@ -256,38 +256,55 @@ class RequestState(TimeoutCase):
                         'the second request inherited the first one\'s start')
 
     def test_no_503_after_a_partial_response(self):
-        # The handler's one pfd_send() blocks on a client that reads
-        # slowly; --timeout fires inside that write, after the 200 head
-        # went out: no 503 may follow it in the byte stream.
-        srv = self.serve(['-w', '1', '--timeout', '1', '--write-timeout', '10',
+        # The handler sends 10 bytes, then spends its own time: 0.6 s at a
+        # time, which adds up past --timeout (1 s) in the second nap. The
+        # timer fires after bytes of the 200 went out: no 503 may follow
+        # them in the byte stream, and the cut body ends the connection.
+        srv = self.serve(['-w', '1', '--timeout', '1',
                           '-m', '/p=' + module_path('probe')])
-        c = self.open(srv, rcvbuf=4096)
-        c.send(request_bytes('GET', '/p/big?size=%d' % (48 << 20)))
-        # Slowly until the handler timed out (on a broken server, its
-        # 503 goes out once the reader makes room), then to the end.
-        data, slow = b'', True
-        deadline = time.monotonic() + 15.0
-        c.sock.settimeout(0.5)
-        while time.monotonic() < deadline:
-            if slow and 'handler timed out' in srv.error_text():
-                slow = False
-            try:
-                piece = c.sock.recv(16384)
-            except socket.timeout:
-                continue
-            except ConnectionResetError:
-                break
-            if not piece:
-                break
-            data += piece
-            if slow:
-                time.sleep(0.05)        # pacing the reader
-        self.assertFalse(slow, 'the handler did not time out')
+        c = self.open(srv)
+        t0 = time.monotonic()
+        c.send(request_bytes('GET', '/p/spin?ms=600&pieces=5'))
+        data, _ = c.read_all_until_close(10.0)
+        took = time.monotonic() - t0
+        self.assertTrue(srv.wait_log(r'handler timed out'),
+                        'the handler did not time out')
         self.assertTrue(data.startswith(b'HTTP/1.1 200 '), data[:100])
-        self.assertLess(len(data), 48 << 20, 'the response was not cut')
+        head, _, body = data.partition(b'\r\n\r\n')
+        # Its own time counted across the writes: cut in the second nap.
+        self.assertEqual(body, b'0123456789' * 2, data[-200:])
+        self.assertGreater(took, 1.0)
         at = data.find(b'HTTP/1.1 503', 20)
         self.assertEqual(at, -1, 'a 503 was appended to a partial 200: %r'
                          % data[at - 20:at + 40])
+
+    def test_slow_reader_of_a_handler_is_not_its_time(self):
+        # The handler's one pfd_send() of 48 MiB blocks on a client that
+        # does not read for 3.5 s, past --timeout (1 s) and the master's
+        # 2 s grace: that wait is the client's (--write-timeout bounds
+        # it), so the response arrives whole and the worker lives on.
+        size = 48 << 20
+        srv = self.serve(['-w', '1', '--timeout', '1', '--write-timeout', '10',
+                          '-m', '/p=' + module_path('probe')])
+        workers = srv.worker_pids()
+        c = self.open(srv, rcvbuf=4096)
+        c.send(request_bytes('GET', '/p/big?size=%d' % size))
+        c.sock.settimeout(5.0)
+        first = c.sock.recv(4096)
+        self.assertTrue(first.startswith(b'HTTP/1.1 200 '), first[:100])
+        self.assertIn(b'\r\n\r\n', first)
+        time.sleep(3.5)         # the client's pace, not a wait for the server
+        body = len(first) - (first.index(b'\r\n\r\n') + 4)
+        c.sock.settimeout(20.0)
+        while body < size:
+            piece = c.sock.recv(1 << 20)
+            if not piece:
+                break
+            body += len(piece)
+        self.assertEqual(body, size, 'the response was cut')
+        self.assertNotRegex(srv.error_text(), r'handler timed out|'
+                            r'stuck for|killed by')
+        self.assertEqual(srv.worker_pids(), workers)
 
     def test_abort_does_not_stop_the_next_connections_lingering(self):
         srv = self.serve(['-w', '1', '-m', '/p=' + module_path('probe')])

@@ -11,6 +11,8 @@
  *   /p/big?size=S    S bytes of 'b' (up to 64 MiB) in one pfd_send(): head
  *             and body go out in one write, which a client that does not
  *             read leaves blocked
+ *   /p/spin?ms=N&pieces=K   K times: 10 bytes out, then N ms of the
+ *             handler's own time (100000 bytes announced)
  *   /p/abort  head and 10 of 100000 announced bytes, then pfd_abort()
  *   /p/abort-early   pfd_abort() before anything was sent
  *   /p/status418     returns 418 for the server to answer
@@ -31,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <preforkd.h>
 
@@ -186,6 +189,44 @@ big(struct pfd_req *req)
 	return 0;
 }
 
+/* Sleeps ms of the handler's own time, whatever signals come. */
+static void
+nap(long ms)
+{
+	struct timespec end;
+
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += ms / 1000;
+	end.tv_nsec += (ms % 1000) * 1000000L;
+	if (end.tv_nsec >= 1000000000L) {
+		end.tv_sec++;
+		end.tv_nsec -= 1000000000L;
+	}
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &end, NULL) ==
+	    EINTR)
+		;
+}
+
+/* /spin?ms=N&pieces=K: K times, 10 bytes out, then N ms of its own time
+ * (a 100,000-byte body announced, so a cut shows). */
+static int
+spin(struct pfd_req *req)
+{
+	const char *q = pfd_query(req);
+	long ms = query_num(q, "ms", 100, 10000);
+	long pieces = query_num(q, "pieces", 1, 100);
+
+	if (ms < 0 || pieces < 0 ||
+	    pfd_set_content_length(req, 100000) == -1)
+		return 400;
+	for (long i = 0; i < pieces; i++) {
+		if (pfd_write(req, "0123456789", 10) == -1)
+			return 0;
+		nap(ms);
+	}
+	return 0;
+}
+
 static int
 contract(struct pfd_req *req)
 {
@@ -251,6 +292,8 @@ probe_handle(struct pfd_req *req, void *state)
 		return stream(req, state);
 	if (strcmp(rest, "/big") == 0)
 		return big(req);
+	if (strcmp(rest, "/spin") == 0)
+		return spin(req);
 	if (strcmp(rest, "/abort") == 0) {
 		if (pfd_set_content_length(req, 100000) == 0)
 			(void)pfd_write(req, "0123456789", 10);

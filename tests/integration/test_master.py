@@ -274,9 +274,9 @@ class MasterTest(ServerTestCase):
                 if st is not None and st[0] != 'Z':
                     return False
             return True
-        ok = wait_for(gone, 1.5)
+        ok = wait_for(gone, 1.0)
         left = srv.kill_leftovers()
-        self.assertTrue(ok, 'children still alive 1.5 s after the master '
+        self.assertTrue(ok, 'children still alive 1 s after the master '
                         'died: %r' % left)
 
     # -- item 10: -u root -----------------------------------------------

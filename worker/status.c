@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "child.h"
 #include "exitcodes.h"
 #include "iov.h"
 #include "log.h"
@@ -47,7 +48,6 @@
 #include "status.h"
 #include "title.h"
 #include "version.h"
-#include "worker.h"
 
 #define STATUS_REFRESH_S	2	/* the HTML page reloads itself */
 #define STATUS_SLOW_MS		1000	/* a request this old is marked */
@@ -1496,7 +1496,7 @@ status_main(const struct cfg *c, int lfd, int afd, const struct sb *board,
 	}
 	log_set_role(LOG_ROLE_STATUS);
 	/* QUIT finishes the connection in hand; USR1 interrupts accept4(). */
-	worker_signals_init(on_signal, on_signal, NULL);
+	child_signals_init(on_signal, on_signal, NULL);
 	if (prctl(PR_SET_PDEATHSIG, SIGQUIT) == -1 || getppid() != master)
 		_exit(0);
 	if (lfd != -1 &&

@@ -28,11 +28,9 @@
 #include "notify.h"
 #include <libutil.h>
 #include "master.h"
+#include "procs.h"
 #include "sb.h"
 #include "title.h"
-#include "status.h"
-#include "keeper.h"
-#include "worker.h"
 
 #define BACKOFF_MIN_MS	10
 #define BACKOFF_MAX_MS	1000

@@ -44,9 +44,9 @@
 #include "httpdate.h"
 #include "iov.h"
 #include "log.h"
+#include "procs.h"
 #include "reason.h"
 #include "sandbox.h"
-#include "status.h"
 #include "title.h"
 #include "version.h"
 

@@ -11,6 +11,7 @@
 
 #include "cfg.h"
 #include "child.h"	/* MASTER_SIG_SB, the after-fork set-up */
+#include "procs.h"	/* the entry points, checked against these */
 #include "sb.h"
 
 /* Set by SIGQUIT (server stops) or SIGHUP (this worker is replaced):

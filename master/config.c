@@ -23,7 +23,7 @@
 #include "config.h"
 #include "flags.h"
 #include "log.h"
-#include "module.h"
+#include "procs.h"
 #include "sandbox.h"
 
 /* The root must be a directory; it is kept as an absolute path. */

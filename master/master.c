@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "config.h"
 #include "exitcodes.h"
 #include "listen.h"
@@ -27,11 +28,9 @@
 #include "notify.h"
 #include <libutil.h>
 #include "master.h"
+#include "procs.h"
 #include "sb.h"
 #include "title.h"
-#include "status.h"
-#include "keeper.h"
-#include "worker.h"
 
 #define BACKOFF_MIN_MS	10
 #define BACKOFF_MAX_MS	1000
@@ -1119,7 +1118,7 @@ spawn_status(void)
 			close(pidfile_fileno(pfh));
 		if (ready_fd != -1)
 			close(ready_fd);
-		if (worker_drop_privileges() == -1)
+		if (child_drop_privileges() == -1)
 			_exit(WORKER_EXIT_BOOT);
 		status_main(cfg, sfd, afd, sb, lfds, nlfds);
 	}
@@ -1266,7 +1265,7 @@ master_run(const struct master_args *a)
 	pfh = a->pfh;
 	old_master = a->old_master;
 	strlcpy(self_path, a->self, sizeof(self_path));
-	worker_set_user(a->drop, a->uid, a->gid);
+	child_set_user(a->drop, a->uid, a->gid);
 	target = c->workers;
 	if ((sb = sb_create()) == NULL) {
 		log_warn("cannot map the scoreboard");

@@ -40,17 +40,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "chunk.h"
 #include "exitcodes.h"
 #include "handoff.h"
 #include "http.h"
 #include "httpdate.h"
-#include "keeper.h"
 #include "log.h"
+#include "procs.h"
 #include "sandbox.h"
 #include "title.h"
 #include "version.h"
-#include "worker.h"
 
 enum kstate {
 	K_IDLE,		/* no byte of the next request yet */
@@ -1015,7 +1015,7 @@ keeper_init(void)
 	struct sigaction sa;
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
 
-	worker_signals_init(on_signal, on_signal, NULL);
+	child_signals_init(on_signal, on_signal, NULL);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
@@ -1100,7 +1100,7 @@ keeper_main(const struct cfg *cfg, int qfd, struct sb *sb)
 	unsetenv("NOTIFY_SOCKET");
 	title_set("preforkd: keeper");
 	keeper_init();
-	if (worker_drop_privileges() == -1)
+	if (child_drop_privileges() == -1)
 		_exit(WORKER_EXIT_BOOT);
 	/* Only now: a change of user clears the parent-death signal. */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != master)

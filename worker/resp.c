@@ -14,56 +14,12 @@
 #include "httpdate.h"
 #include "log.h"
 #include "mime.h"
+#include "reason.h"
 #include "resp.h"
 #include "version.h"
 
 static char	date_line[6 + HTTPDATE_LEN + 3] = "Date: ";
 static time_t	date_sec = -1;
-
-const char *
-resp_reason(int status)
-{
-	switch (status) {
-	case 100: return "Continue";
-	case 200: return "OK";
-	case 201: return "Created";
-	case 202: return "Accepted";
-	case 204: return "No Content";
-	case 206: return "Partial Content";
-	case 301: return "Moved Permanently";
-	case 302: return "Found";
-	case 303: return "See Other";
-	case 304: return "Not Modified";
-	case 307: return "Temporary Redirect";
-	case 308: return "Permanent Redirect";
-	case 401: return "Unauthorized";
-	case 400: return "Bad Request";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 409: return "Conflict";
-	case 410: return "Gone";
-	case 411: return "Length Required";
-	case 412: return "Precondition Failed";
-	case 413: return "Content Too Large";
-	case 414: return "URI Too Long";
-	case 416: return "Range Not Satisfiable";
-	case 415: return "Unsupported Media Type";
-	case 417: return "Expectation Failed";
-	case 418: return "I'm a teapot";
-	case 422: return "Unprocessable Content";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	case 505: return "HTTP Version Not Supported";
-	default: return "Unknown";
-	}
-}
 
 /* The Date line, formatted once per second. */
 static const char *
@@ -78,12 +34,6 @@ date_get(void)
 		memcpy(date_line + 6 + HTTPDATE_LEN, "\r\n", 3);
 	}
 	return date_line;
-}
-
-const char *
-resp_date_line(void)
-{
-	return date_get();
 }
 
 size_t
@@ -141,7 +91,7 @@ resp_begin(struct conn *c, int status)
 	c->hlen = 0;
 	c->hover = false;
 	n = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status,
-	    resp_reason(status));
+	    reason_phrase(status));
 	put(c, line, (size_t)n);
 	put(c, "Server: preforkd/" PREFORKD_VERSION "\r\n",
 	    sizeof("Server: preforkd/" PREFORKD_VERSION "\r\n") - 1);
@@ -339,7 +289,8 @@ resp_error(struct conn *c, int status)
 		resp_add(c, "Content-Type", type, strlen(type));
 		return resp_send(c, (long long)ep->len, ep->body, ep->len);
 	}
-	n = snprintf(body, sizeof(body), "%d %s\n", status, resp_reason(status));
+	n = snprintf(body, sizeof(body), "%d %s\n", status,
+	    reason_phrase(status));
 	resp_add(c, "Content-Type", "text/plain; charset=utf-8", 25);
 	return resp_send(c, n, body, (size_t)n);
 }

@@ -22,9 +22,6 @@
 size_t	resp_fields_max(const struct cfg *cfg);
 size_t	resp_head_size(const struct cfg *cfg);
 
-const char *resp_reason(int status);
-/* The current "Date: ...\r\n" line (refreshed by every response). */
-const char *resp_date_line(void);
 /* Starts a response: status line, Date and Server. */
 void	resp_begin(struct conn *c, int status);
 /* Adds one header field; the value must not contain CR or LF. */

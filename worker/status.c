@@ -39,15 +39,16 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "child.h"
 #include "exitcodes.h"
+#include "httpdate.h"
 #include "iov.h"
 #include "log.h"
-#include "resp.h"
+#include "procs.h"
+#include "reason.h"
 #include "sandbox.h"
-#include "status.h"
 #include "title.h"
 #include "version.h"
-#include "worker.h"
 
 #define STATUS_REFRESH_S	2	/* the HTML page reloads itself */
 #define STATUS_SLOW_MS		1000	/* a request this old is marked */
@@ -1308,16 +1309,19 @@ static int
 respond(int fd, int status, const char *ctype, const char *extra,
     const char *b, size_t blen, bool head_only)
 {
-	char head[1024];
+	char head[1024], date[HTTPDATE_LEN + 1];
 	struct iovec iov[2];
+	struct timespec ts;
 	int n;
 
-	n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\n%s"
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	httpdate_format(ts.tv_sec, date);
+	n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nDate: %s\r\n"
 	    "Server: preforkd/" PREFORKD_VERSION "\r\n"
 	    "Content-Type: %s\r\nContent-Length: %zu\r\n"
 	    "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
-	    "%sConnection: close\r\n\r\n", status, resp_reason(status),
-	    resp_date_line(), ctype, blen, extra ? extra : "");
+	    "%sConnection: close\r\n\r\n", status, reason_phrase(status),
+	    date, ctype, blen, extra ? extra : "");
 	if (n < 0 || (size_t)n >= sizeof(head))
 		return -1;
 	iov[0].iov_base = head;
@@ -1333,7 +1337,7 @@ respond_error(int fd, int status, const char *extra, bool head_only)
 {
 	char msg[96];
 	int n = snprintf(msg, sizeof(msg), "%d %s\n", status,
-	    resp_reason(status));
+	    reason_phrase(status));
 
 	return respond(fd, status, "text/plain; charset=utf-8", extra, msg,
 	    (size_t)n, head_only);
@@ -1496,7 +1500,7 @@ status_main(const struct cfg *c, int lfd, int afd, const struct sb *board,
 	}
 	log_set_role(LOG_ROLE_STATUS);
 	/* QUIT finishes the connection in hand; USR1 interrupts accept4(). */
-	worker_signals_init(on_signal, on_signal, NULL);
+	child_signals_init(on_signal, on_signal, NULL);
 	if (prctl(PR_SET_PDEATHSIG, SIGQUIT) == -1 || getppid() != master)
 		_exit(0);
 	if (lfd != -1 &&

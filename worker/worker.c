@@ -8,7 +8,6 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <errno.h>
-#include <grp.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -38,23 +37,12 @@ static struct conn conn;
 static int		 wqfd = -1;	/* the keeper queue, workers' end */
 static int		 wep = -1;	/* listeners + queue */
 static const struct cfg	*wcfg;
-static bool		 drop_user;
-static uid_t		 drop_uid;
-static gid_t		 drop_gid;
 volatile sig_atomic_t	 worker_reopen;
 
 void
 worker_set_queue(int fd)
 {
 	wqfd = fd;
-}
-
-void
-worker_set_user(bool drop, uid_t uid, gid_t gid)
-{
-	drop_user = drop;
-	drop_uid = uid;
-	drop_gid = gid;
 }
 
 /* Reopens the logs after USR1 (between requests). */
@@ -79,32 +67,6 @@ on_usr1(int sig)
 	worker_reopen = 1;
 }
 
-/*
- * -u: give up root before any module code runs. -u root keeps root on
- * purpose (the -D refusal names it as the way to insist): only the
- * groups are set then, and regaining root is no failure.
- */
-int
-worker_drop_privileges(void)
-{
-	if (!drop_user)
-		return 0;
-	if (setgroups(1, &drop_gid) == -1 || setgid(drop_gid) == -1 ||
-	    setuid(drop_uid) == -1) {
-		log_warn("cannot switch to uid %d gid %d", (int)drop_uid,
-		    (int)drop_gid);
-		return -1;
-	}
-	if (drop_uid != 0 && setuid(0) == 0) {
-		log_warnx("could regain root after dropping it");
-		return -1;
-	}
-	/* The uid change made us non-dumpable: no core, no ptrace by the
-	 * user we now are. A worker is meant to be debuggable. */
-	(void)prctl(PR_SET_DUMPABLE, 1);
-	return 0;
-}
-
 /* QUIT: the server stops; serve what waits in the accept queue, exit.
  * HUP: this worker is replaced (reload, recycling, TTOU); the others
  * take the queue: finish the current connection, exit. */
@@ -116,47 +78,11 @@ on_quit(int sig)
 	worker_stop = 1;
 }
 
-/*
- * After fork, in a worker or the status process: the master's handlers
- * and mask must not survive. TERM and INT kill at once; QUIT goes to
- * quit, USR1 (reopen the logs) to usr1, HUP to hup (NULL: ignored); the
- * rest, which the master uses for itself, mean nothing
- * here. No SA_RESTART: QUIT must interrupt a blocking accept or read.
- */
-void
-worker_signals_init(void (*quit)(int), void (*usr1)(int),
-    void (*hup)(int))
-{
-	struct sigaction sa;
-	sigset_t all;
-	static const int ignored[] = { SIGPIPE, SIGUSR2, SIGWINCH, SIGTTIN,
-	    SIGTTOU };
-	static const int dflt[] = { SIGTERM, SIGINT, SIGCHLD, SIGALRM };
-
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = SIG_IGN;
-	for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
-		sigaction(ignored[i], &sa, NULL);
-	sa.sa_handler = SIG_DFL;
-	for (size_t i = 0; i < sizeof(dflt) / sizeof(dflt[0]); i++)
-		sigaction(dflt[i], &sa, NULL);
-	sigaction(MASTER_SIG_SB, &sa, NULL);
-	sa.sa_handler = quit;
-	sigaction(SIGQUIT, &sa, NULL);
-	sa.sa_handler = usr1;
-	sigaction(SIGUSR1, &sa, NULL);
-	sa.sa_handler = hup != NULL ? hup : SIG_IGN;
-	sigaction(SIGHUP, &sa, NULL);
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-}
-
 /* A worker stops on QUIT and HUP (see on_quit). */
 static void
 worker_signals(void)
 {
-	worker_signals_init(on_quit, on_usr1, on_quit);
+	child_signals_init(on_quit, on_usr1, on_quit);
 }
 
 static void
@@ -364,7 +290,7 @@ worker_main(const struct cfg *cfg, int id, int gen, const int *lfd, int nlfd,
 		    (cfg->max_requests_jitter > 0 ? (unsigned long long)random() %
 		    ((unsigned long long)cfg->max_requests_jitter + 1) : 0);
 	}
-	if (worker_drop_privileges() == -1)
+	if (child_drop_privileges() == -1)
 		_exit(WORKER_EXIT_BOOT);
 	/* After the drop: a uid change clears the parent-death signal. */
 	if (prctl(PR_SET_PDEATHSIG, SIGQUIT) == -1 || getppid() != master)

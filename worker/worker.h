@@ -10,6 +10,8 @@
 #include <stdbool.h>
 
 #include "cfg.h"
+#include "child.h"	/* MASTER_SIG_SB, the after-fork set-up */
+#include "procs.h"	/* the entry points, checked against these */
 #include "sb.h"
 
 /* Set by SIGQUIT (server stops) or SIGHUP (this worker is replaced):
@@ -27,18 +29,6 @@ extern unsigned long long worker_quota;
 
 /* The workers' end of the keeper queue (set before fork; -1: none). */
 void	worker_set_queue(int fd);
-
-/* Workers setuid/setgid to uid/gid after fork when drop is set. */
-void	worker_set_user(bool drop, uid_t uid, gid_t gid);
-/* Does it (also for the status process). Returns 0 or -1. */
-int	worker_drop_privileges(void);
-
-/* After fork: the master's signal set-up replaced by a child's own. */
-void	worker_signals_init(void (*quit)(int), void (*usr1)(int),
-	    void (*hup)(int));
-
-/* A worker tells the master to look at the scoreboard (recycling). */
-#define MASTER_SIG_SB	(SIGRTMIN + 1)
 
 /* This worker's scoreboard and its own slot. */
 extern struct sb	*worker_sb;

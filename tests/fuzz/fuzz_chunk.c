@@ -1,5 +1,5 @@
 /*
- * fuzz_chunk - libFuzzer target for the body framing (worker/chunk.c),
+ * fuzz_chunk - libFuzzer target for the body framing (common/chunk.c),
  * which the worker's reader and the keeper both run.
  *
  * Input: byte 0 picks the limits (max_head, max_body) and the size of the

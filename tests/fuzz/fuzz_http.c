@@ -1,5 +1,5 @@
 /*
- * fuzz_http - libFuzzer target for the request reader (worker/http.c).
+ * fuzz_http - libFuzzer target for the request reader (common/http.c).
  *
  * Input: byte 0 picks how the stream is fed (all at once, or pieces of
  * 1..64 bytes) and the limits (max_head, max_body); the rest is what a
@@ -263,7 +263,7 @@ strict_request_line(const unsigned char *l, size_t len)
 
 /*
  * The independent strict reading of a raw head (RFC 9112 sections 2-6),
- * written without looking at how worker/http.c does it. Fills f and returns
+ * written without looking at how common/http.c does it. Fills f and returns
  * NULL, or names the shape that must never be accepted, prefixed with its
  * class: "cl", "te", "cl-te", "fold", "version", "request-line" or "head"
  * for the rest. A request-line shape leaves f filled.

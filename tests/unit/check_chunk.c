@@ -1,5 +1,5 @@
 /*
- * check_chunk - the body framing (worker/chunk.c) that the worker's reader
+ * check_chunk - the body framing (common/chunk.c) that the worker's reader
  * and the keeper share: Content-Length and chunked bodies, every framing
  * error and limit, and the same verdict whether the bytes arrive whole,
  * one at a time, or through chunk_frame() (the keeper's way).

@@ -1,5 +1,5 @@
 /*
- * check_handoff - unit tests for worker/handoff.c: the fixed part is
+ * check_handoff - unit tests for common/handoff.c: the fixed part is
  * checked, and a connection travels over a SOCK_SEQPACKET pair with its
  * bytes (inline, and in a memfd when bulky) and its descriptor; a bad
  * message is dropped with its descriptors closed.

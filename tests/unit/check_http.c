@@ -1,5 +1,5 @@
 /*
- * check_http - the request reader (worker/http.c) driven without sockets:
+ * check_http - the request reader (common/http.c) driven without sockets:
  * framing, pipelining, bodies, every rejection, and the same results
  * whether the input arrives whole or one byte at a time.
  */

@@ -1,5 +1,5 @@
 /*
- * check_mime - unit tests for worker/mime.c: every table entry (which also
+ * check_mime - unit tests for common/mime.c: every table entry (which also
  * proves the table sorted), case folding, and how an extension is found.
  */
 #include <check.h>

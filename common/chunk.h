@@ -3,8 +3,9 @@
  * Content-Length, or chunked with sizes, extensions, CRLFs and trailers.
  * It says where the data is and where the body ends, and never looks at
  * what the data or the extensions and trailers mean. Pure, no I/O: the
- * worker's reader (http.c) and the keeper (keeper.c) run this one state
- * machine, so that both agree on every body, byte for byte (KEEPER.md 4).
+ * worker's reader (http.c) and the keeper (worker/keeper.c) run this one
+ * state machine, so that both agree on every body, byte for byte
+ * (KEEPER.md 4).
  */
 #ifndef PREFORKD_CHUNK_H
 #define PREFORKD_CHUNK_H

@@ -28,8 +28,8 @@
 #include <linux/seccomp.h>
 #include <seccomp.h>
 
+#include "child.h"
 #include "sandbox.h"
-#include "worker.h"
 
 /* Rights of Landlock ABIs newer than the installed header. */
 #ifndef LANDLOCK_ACCESS_FS_TRUNCATE

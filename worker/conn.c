@@ -213,8 +213,8 @@ park_fill(struct conn *c, struct handoff *h, enum handoff_kind kind)
 /*
  * Parks the connection with the keeper, with the bytes of the next head
  * read so far (they start at buf[0]: http_next() moved them there) and
- * its deadlines, absolute. Returns 0 when the socket is the keeper's (our
- * copy is closed, c->handed set), or -1: it is still ours (no queue, the
+ * its deadlines, absolute. Returns 0 when the socket is the keeper's
+ * (c->handed set: the caller closes our copy), or -1: it is still ours (no queue, the
  * queue is full, stopping), and the caller goes on serving it.
  */
 static int
@@ -234,9 +234,7 @@ park(struct conn *c, long long idle_deadline, long long head_deadline)
 		return -1;
 	if (worker_sb != NULL)
 		sb_parked(worker_sb);
-	close(c->fd);
-	c->fd = -1;
-	c->handed = true;
+	c->handed = true;	/* conn_close(c, CONN_HANDED) closes ours */
 	return 0;
 }
 
@@ -741,11 +739,9 @@ hand_body(struct conn *c)
 		rc = handoff_send_file(c->qfd, &h, c->fd, c->send_fd, bytes);
 		free(bytes);
 	}
-	if (rc == 0) {
-		close(c->fd);
-		c->fd = -1;
-		c->handed = true;
-	} else if (!c->broken) {
+	if (rc == 0)
+		c->handed = true;	/* our copy: conn_close(CONN_HANDED) */
+	else if (!c->broken) {
 		(void)fcntl(c->fd, F_SETFL, 0);
 		if ((unsent == 0 || conn_send_more(c, c->head + c->send_head,
 		    unsent) == 0) && c->send_left > 0)
@@ -923,18 +919,55 @@ skip_body_first(struct conn *c)
 }
 
 /*
- * Closes the connection. With linger, the write side is shut first and
- * what the client still sends is read for a short while, so that it gets
- * our response instead of a reset caused by its unread input.
+ * The one teardown of a connection, by why it ends:
+ *   CONN_QUIET     the client went quiet or away (EOF, idle or header
+ *                  timeout), or spoke no HTTP: closed at once;
+ *   CONN_STOP      the worker stops after serving on it: a request may
+ *                  cross our FIN, so it lingers;
+ *   CONN_ERROR     an error status was answered: lingers;
+ *   CONN_DONE      the response said close: lingers while the request's
+ *                  input is left unread;
+ *   CONN_BROKEN    an I/O error: closed at once;
+ *   CONN_HANDED    the keeper holds it now (parked, or a body to send):
+ *                  our copy is closed, the slot's state is left alone;
+ *   CONN_HIJACKED  a module owns the socket: not ours to close.
+ * Lingering (never after a module abandoned its response, nor on a
+ * broken socket) shuts the write side first and reads what the client
+ * still sends for a short while, so that it gets our response instead of
+ * a reset caused by its unread input.
  */
 static void
-conn_close(struct conn *c, bool linger)
+conn_close(struct conn *c, enum conn_end why)
 {
 	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
 	long long deadline = now_ms() + LINGER_MS;
 	size_t total = 0;
+	bool linger;
 
-	if (linger && !c->broken && shutdown(c->fd, SHUT_WR) == 0) {
+	switch (why) {
+	case CONN_HANDED:
+		close(c->fd);
+		c->fd = -1;
+		return;
+	case CONN_HIJACKED:
+		c->hijacked = true;
+		c->fd = -1;
+		worker_slot->state = SB_CLOSING;
+		return;
+	case CONN_STOP:
+	case CONN_ERROR:
+		linger = true;
+		break;
+	case CONN_DONE:
+		linger = http_pending(&c->rd) > 0 || !c->rd.done;
+		break;
+	default:
+		linger = false;
+		break;
+	}
+	worker_slot->state = SB_CLOSING;
+	if (linger && !c->aborted && !c->broken &&
+	    shutdown(c->fd, SHUT_WR) == 0) {
 		while (total < LINGER_BYTES) {
 			long long left = deadline - now_ms();
 			ssize_t n;
@@ -1045,13 +1078,6 @@ serve_one(struct conn *c)
 	crash_request_begin();
 	c->have_req = true;
 	client_request(c);
-	c->yield = false;
-	c->status = 0;
-	c->sent = 0;
-	c->sent_100 = false;
-	c->head_sent = false;
-	c->hijacked = c->aborted = false;
-	c->body_start = 0;
 	/* idle-timeout 0: no keep-alive. */
 	c->close = !q->keep_alive || q->upgrade ||
 	    (worker_stop && last_response_closes(c)) ||
@@ -1078,17 +1104,35 @@ serve_one(struct conn *c)
 	}
 }
 
+/*
+ * Per-request state, cleared before each request is read: what the last
+ * response decided and sent. The reader (http_next) and the buffers are
+ * reused as they are.
+ */
+static void
+conn_reset(struct conn *c)
+{
+	c->have_req = false;
+	c->close = false;
+	c->yield = false;
+	c->status = 0;
+	c->sent = 0;
+	c->sent_100 = false;
+	c->head_sent = false;
+	c->hijacked = c->aborted = false;
+	c->body_start = 0;
+}
+
 /* Per-connection state: nothing of the last connection carries over
  * (an abort there must not stop this one's lingering close). */
 static void
 conn_start(struct conn *c, int fd, const struct sockaddr *peer,
     socklen_t peerlen)
 {
+	conn_reset(c);
 	c->fd = fd;
 	c->nreq = 0;
-	c->broken = c->have_req = false;
-	c->close = c->hijacked = c->aborted = false;
-	c->sent_100 = c->head_sent = false;
+	c->broken = false;
 	c->handed = false;
 	c->streak = false;
 	if (peerlen > sizeof(c->peer))
@@ -1120,43 +1164,45 @@ conn_start(struct conn *c, int fd, const struct sockaddr *peer,
 static void
 conn_loop(struct conn *c, long long first_deadline)
 {
-	bool linger = false;
 	int rc;
 
 	for (;;) {
-		c->have_req = false;
+		conn_reset(c);
 		rc = read_head(c, first_deadline);
 		first_deadline = 0;
 		if (rc == -1) {
 			/* Stopping: a request may cross our FIN; half-close and
 			 * read, so that the client never gets a reset. */
-			linger = worker_stop && c->nreq > 0;
-			break;
+			conn_close(c, c->handed ? CONN_HANDED :
+			    worker_stop && c->nreq > 0 ? CONN_STOP : CONN_QUIET);
+			return;
 		}
 		if (rc != 0) {
 			c->status = rc;
-			c->sent = 0;
 			c->close = true;
 			client_request(c);
 			resp_error(c, rc);
 			alog_write(c);
 			health_count(c);
-			linger = true;
-			break;
+			conn_close(c, CONN_ERROR);
+			return;
 		}
-		if (park_body(c))
-			return;		/* the keeper's now */
+		if (park_body(c)) {
+			conn_close(c, CONN_HANDED);
+			return;
+		}
 		serve_one(c);
-		if (c->spend && hand_body(c) == 0)
-			return;		/* the keeper sends the rest */
+		if (c->spend && hand_body(c) == 0) {
+			conn_close(c, CONN_HANDED);	/* it sends the rest */
+			return;
+		}
 		if (c->hijacked) {
-			c->fd = -1;	/* the module's now: not ours to close */
-			worker_slot->state = SB_CLOSING;
+			conn_close(c, CONN_HIJACKED);
 			return;
 		}
 		if (c->close || c->broken) {
-			linger = http_pending(&c->rd) > 0 || !c->rd.done;
-			break;
+			conn_close(c, c->broken ? CONN_BROKEN : CONN_DONE);
+			return;
 		}
 		http_next(&c->rd);
 		/* The slice is over and others wait: to the keeper, with any
@@ -1164,13 +1210,11 @@ conn_loop(struct conn *c, long long first_deadline)
 		 * cannot take it, we serve on. */
 		if (c->yield && park(c, now_ms() + c->cfg->idle_timeout_ms,
 		    http_idle(&c->rd) ? 0 : now_ms() +
-		    c->cfg->header_timeout_ms) == 0)
+		    c->cfg->header_timeout_ms) == 0) {
+			conn_close(c, CONN_HANDED);
 			return;
+		}
 	}
-	if (c->handed)
-		return;		/* the keeper's now */
-	worker_slot->state = SB_CLOSING;
-	conn_close(c, linger && !c->aborted);
 }
 
 /*
@@ -1220,8 +1264,7 @@ conn_serve(struct conn *c, int fd, const struct sockaddr *peer,
 	    c->rd.max_body);
 	worker_slot->ctr.conns++;
 	if (proxy && proxy_read(c, deadline) == -1) {
-		worker_slot->state = SB_CLOSING;
-		conn_close(c, false);
+		conn_close(c, CONN_QUIET);
 		return;
 	}
 	client_start(c);

@@ -68,6 +68,17 @@ struct conn {
 	long long		 send_start;	/* ms: the body began */
 };
 
+/* Why a connection ends: conn_close() in conn.c says what each does. */
+enum conn_end {
+	CONN_QUIET,
+	CONN_STOP,
+	CONN_ERROR,
+	CONN_DONE,
+	CONN_BROKEN,
+	CONN_HANDED,
+	CONN_HIJACKED
+};
+
 /* Allocates the per-worker buffers once. Returns 0 or -1. */
 int	conn_init(struct conn *c, const struct cfg *cfg, const int *lfd,
 	    int nlfd);

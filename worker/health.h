@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "conn.h"
+#include "io.h"
 
 /* Is this raw path (no query) the --health-path? */
 bool	health_match(const struct conn *c, const char *path, size_t len);

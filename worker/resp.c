@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "conn.h"
 #include "httpdate.h"
 #include "log.h"
 #include "mime.h"

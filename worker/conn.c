@@ -32,6 +32,7 @@
 #include "crash.h"
 #include "health.h"
 #include "handoff.h"
+#include "keepalive.h"
 #include "log.h"
 #include "proxy.h"
 #include "resp.h"
@@ -74,45 +75,6 @@ others_ready(const struct conn *c)
 	    sb_accepting(worker_sb) == 0;
 }
 
-/*
- * A worker is held only while it is fair (SPEC 5): once this connection
- * has had its slice, if no worker is idle and a client waits in the
- * accept queue or a parked one in the keeper queue, this connection gives
- * its worker up. Costs no syscall inside a slice; after it, none when
- * the ready queue's counter says a connection waits, else one poll() of
- * the listeners (an accept queue's length is not in the scoreboard).
- */
-static bool
-should_yield(struct conn *c)
-{
-	struct pollfd pfd[MAX_LISTENERS + 1];
-	nfds_t n = (nfds_t)c->nlfd;
-	long long now = io_now_us();
-
-	if (now - c->slice_start < FAIR_SLICE_US)
-		return false;
-	c->slice_start = now;
-	if (worker_sb == NULL || sb_accepting(worker_sb) > 0)
-		return false;
-	if (c->qfd != -1 && sb_ready(worker_sb) > 0) {
-		worker_slot->ctr.fair_closes++;
-		return true;
-	}
-	for (int i = 0; i < c->nlfd; i++) {
-		pfd[i].fd = c->lfd[i];
-		pfd[i].events = POLLIN;
-		pfd[i].revents = 0;
-	}
-	if (c->qfd != -1) {
-		pfd[n].fd = c->qfd;
-		pfd[n++].events = POLLIN;
-	}
-	if (poll(pfd, n, 0) <= 0)
-		return false;
-	worker_slot->ctr.fair_closes++;		/* it is parked after this */
-	return true;
-}
-
 /* The connection's state for the keeper, as a kind of hand-off. */
 static void
 park_fill(struct conn *c, struct handoff *h, enum handoff_kind kind)
@@ -139,8 +101,9 @@ park_fill(struct conn *c, struct handoff *h, enum handoff_kind kind)
  * Parks the connection with the keeper, with the bytes of the next head
  * read so far (they start at buf[0]: http_next() moved them there) and
  * its deadlines, absolute. Returns 0 when the socket is the keeper's
- * (c->handed set: the caller closes our copy), or -1: it is still ours (no queue, the
- * queue is full, stopping), and the caller goes on serving it.
+ * (c->handed set: the caller closes our copy), or -1: it is still ours
+ * (no queue, the queue is full, stopping), and the caller goes on
+ * serving it.
  */
 static int
 park(struct conn *c, long long idle_deadline, long long head_deadline)
@@ -246,8 +209,8 @@ fast_wait(struct conn *c)
 /*
  * The wait for the next request on a kept-alive connection, up to the
  * idle timeout. It watches the listeners too, so that a client waiting in
- * the accept queue can take this worker (should_yield). When the keeper's
- * queue had no room for it (a burst of hand-offs outran the keeper), it
+ * the accept queue can take this worker (keepalive_yield). When the
+ * keeper's queue had no room for it (a burst of hand-offs outran the keeper), it
  * is parked again every PARK_RETRY_MS, and given up for a waiting client
  * only once the queue stayed full for IDLE_YIELD_MS (KEEPER.md 1: a full
  * queue is retried, not a reason to drop the connection). Returns like
@@ -313,12 +276,12 @@ idle_wait(struct conn *c)
 		if (rc == 0)
 			continue;	/* the deadline, or a retry */
 		/* A client waits. A connection in active use was told by its
-		 * last response (should_yield at the head); closing it now
+		 * last response (keepalive_decide at the head); closing it now
 		 * would race its next request, so only one idle for a while
 		 * is let go here, silently. */
 		now = io_now_ms();
 		if (now - idle_start >= IDLE_YIELD_MS && (full_since == 0 ||
-		    now - full_since >= IDLE_YIELD_MS) && should_yield(c))
+		    now - full_since >= IDLE_YIELD_MS) && keepalive_yield(c))
 			return -1;
 		rc = poll(pfd, 1, full_since != 0 ? PARK_RETRY_MS :
 		    IDLE_YIELD_MS / 4);
@@ -506,56 +469,6 @@ hand_body(struct conn *c)
 	return rc;
 }
 
-static bool
-body_pending(const struct conn *c)
-{
-	const struct http_req *q = &c->rd.req;
-
-	return (q->chunked || q->content_length > 0) && !c->rd.done;
-}
-
-/*
- * Whether a stopping worker's last response closes its connection: when
- * the server stops (QUIT), when the worker recycles (SPEC: its last
- * response says Connection: close), and when there is no keeper to take
- * the connection. A worker retired by a reload or TTOU hands it on.
- */
-static bool
-last_response_closes(const struct conn *c)
-{
-	return worker_drain || worker_slot->recycle || c->qfd == -1;
-}
-
-void
-conn_before_head(struct conn *c)
-{
-	const struct http_req *q = &c->rd.req;
-
-	worker_slot->state = SB_WRITING;
-	if (worker_stop && !c->close) {
-		/* Retiring for a reload or TTOU: the connection goes on with
-		 * another worker through the keeper, as at a slice's end. */
-		if (last_response_closes(c))
-			c->close = true;
-		else
-			c->yield = true;
-	} else if (!c->close && should_yield(c)) {
-		/* A client waits for this worker: this connection goes to
-		 * the keeper after the response (closed if there is none). */
-		if (c->qfd != -1)
-			c->yield = true;
-		else
-			c->close = true;
-	}
-	if (!c->have_req || !body_pending(c))
-		return;
-	if (q->expect_continue && !c->sent_100)
-		c->close = true;	/* the client may never send it */
-	else if (q->chunked ? !http_body_buffered(&c->rd) :
-	    q->content_length - c->rd.body_read > DRAIN_BODY_MAX)
-		c->close = true;	/* a chunked rest of unknown size */
-}
-
 /*
  * Reads and drops the rest of the request body, at most DRAIN_BODY_MAX
  * bytes. Returns 0 when the request is complete, -1 when the connection
@@ -588,7 +501,7 @@ finish_body(struct conn *c)
 
 	if (c->broken)
 		return;
-	if (!body_pending(c)) {
+	if (!conn_body_pending(c)) {
 		/* No body: completes the message without I/O. */
 		(void)http_parse_body(&c->rd, &p, &n);
 		return;
@@ -610,11 +523,11 @@ skip_body_first(struct conn *c)
 	const struct http_req *q = &c->rd.req;
 	int rc;
 
-	if (!body_pending(c))
+	if (!conn_body_pending(c))
 		return 0;
 	if (q->expect_continue ||
 	    (!q->chunked && q->content_length > DRAIN_BODY_MAX))
-		return 0;	/* conn_before_head() will close */
+		return 0;	/* keepalive_decide() will close */
 	rc = discard_body(c);
 	if (rc == -1) {
 		c->close = true;
@@ -713,12 +626,8 @@ serve_one(struct conn *c)
 	crash_request_begin();
 	c->have_req = true;
 	client_request(c);
-	/* idle-timeout 0: no keep-alive. */
-	c->close = !q->keep_alive || q->upgrade ||
-	    (worker_stop && last_response_closes(c)) ||
-	    health_draining() ||
-	    c->nreq >= (unsigned long long)c->cfg->keepalive_requests ||
-	    c->cfg->idle_timeout_ms == 0;
+	/* Whether the connection outlives the response is decided when its
+	 * head is finished (keepalive_decide). */
 	if ((rc = dispatch(c)) == 0 && c->hijacked)
 		return;
 	if (rc > 0 && !c->head_sent && !c->broken) {

@@ -29,7 +29,4 @@ void	conn_serve(struct conn *c, int fd, const struct sockaddr *peer,
  */
 int	conn_take(struct conn *c);
 
-/* Called by resp before the head is finished: settles c->close. */
-void	conn_before_head(struct conn *c);
-
 #endif

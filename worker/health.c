@@ -36,12 +36,6 @@ health_handle(struct conn *c)
 	return resp_send(c, n, body, (size_t)n);
 }
 
-bool
-health_draining(void)
-{
-	return worker_sb != NULL && worker_sb->run == SB_RUN_DRAINING;
-}
-
 /* The slot's method index (see SB_METHODS). */
 static int
 method_index(const struct conn *c)

@@ -11,12 +11,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "conn.h"
 #include "httpdate.h"
+#include "keepalive.h"
 #include "log.h"
 #include "mime.h"
 #include "resp.h"
 #include "version.h"
+#include "worker.h"
 
 static char	date_line[6 + HTTPDATE_LEN + 3] = "Date: ";
 static time_t	date_sec = -1;
@@ -188,7 +189,8 @@ finish_head_te(struct conn *c, long long clen, bool chunked)
 	char line[48];
 	int n;
 
-	conn_before_head(c);
+	worker_slot->state = SB_WRITING;
+	keepalive_decide(c);
 	if (clen >= 0) {
 		n = snprintf(line, sizeof(line), "Content-Length: %lld\r\n",
 		    clen);

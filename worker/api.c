@@ -19,7 +19,7 @@
 #include "hex.h"
 #include "preforkd.h"
 #include "resp.h"
-#include "worker.h"
+#include "self.h"
 
 struct pfd_req {
 	struct conn		*c;

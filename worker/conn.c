@@ -36,9 +36,9 @@
 #include "log.h"
 #include "proxy.h"
 #include "resp.h"
+#include "self.h"
 #include "static.h"
 #include "trust.h"
-#include "worker.h"
 
 int
 conn_init(struct conn *c, const struct cfg *cfg, const int *lfd, int nlfd)
@@ -641,11 +641,7 @@ serve_one(struct conn *c)
 	health_count(c);
 	worker_slot->req_start_ms = 0;
 	crash_request_end();
-	if (worker_quota != 0 && worker_slot->requests >= worker_quota &&
-	    !worker_slot->recycle) {
-		worker_slot->recycle = 1;	/* the master replaces us */
-		kill(getppid(), MASTER_SIG_SB);
-	}
+	worker_check_quota();
 }
 
 /*

@@ -9,7 +9,7 @@
 
 #include "health.h"
 #include "resp.h"
-#include "worker.h"
+#include "self.h"
 
 bool
 health_match(const struct conn *c, const char *path, size_t len)

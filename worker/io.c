@@ -20,7 +20,7 @@
 
 #include "io.h"
 #include "iov.h"
-#include "worker.h"
+#include "self.h"
 
 long long
 io_now_ms(void)

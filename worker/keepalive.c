@@ -5,7 +5,7 @@
 #include <poll.h>
 
 #include "keepalive.h"
-#include "worker.h"
+#include "self.h"
 
 /*
  * A worker is held only while it is fair (SPEC 5): once this connection

@@ -16,8 +16,8 @@
 #include "log.h"
 #include "mime.h"
 #include "resp.h"
+#include "self.h"
 #include "version.h"
-#include "worker.h"
 
 static char	date_line[6 + HTTPDATE_LEN + 3] = "Date: ";
 static time_t	date_sec = -1;

@@ -24,15 +24,10 @@
 #include "module.h"
 #include "log.h"
 #include "sandbox.h"
+#include "self.h"
 #include "static.h"
 #include "title.h"
 #include "worker.h"
-
-volatile sig_atomic_t worker_stop;
-volatile sig_atomic_t worker_drain;
-unsigned long long	worker_quota;	/* requests before recycling, 0: none */
-struct sb		*worker_sb;
-struct sb_slot		*worker_slot;
 
 static struct conn conn;
 static int		 wqfd = -1;	/* the keeper queue, workers' end */
@@ -41,7 +36,6 @@ static const struct cfg	*wcfg;
 static bool		 drop_user;
 static uid_t		 drop_uid;
 static gid_t		 drop_gid;
-volatile sig_atomic_t	 worker_reopen;
 
 void
 worker_set_queue(int fd)
@@ -55,21 +49,6 @@ worker_set_user(bool drop, uid_t uid, gid_t gid)
 	drop_user = drop;
 	drop_uid = uid;
 	drop_gid = gid;
-}
-
-/* Reopens the logs after USR1 (between requests). */
-void
-worker_check_reopen(void)
-{
-	char err[512];
-
-	if (!worker_reopen)
-		return;
-	worker_reopen = 0;
-	if (log_open(wcfg, err, sizeof(err)) == -1)
-		log_warnx("reopening logs: %s (the old ones stay open)", err);
-	else
-		log_debug("logs reopened");
 }
 
 static void
@@ -338,6 +317,7 @@ worker_main(const struct cfg *cfg, int id, int gen, const int *lfd, int nlfd,
 
 	worker_sb = sb;
 	wcfg = cfg;
+	worker_self_init(cfg, MASTER_SIG_SB);
 	worker_slot = &sb->slot[sbi];
 	worker_slot->pid = getpid();
 	log_set_role(id);

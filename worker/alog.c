@@ -10,7 +10,7 @@
 
 #include "alog.h"
 #include "log.h"
-#include "worker.h"
+#include "self.h"
 
 static const char hex[] = "0123456789abcdef";
 

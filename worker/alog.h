@@ -5,7 +5,7 @@
 #ifndef PREFORKD_ALOG_H
 #define PREFORKD_ALOG_H
 
-#include "conn.h"
+#include "io.h"
 
 /* Writes c's request line to the access log (one write), if it is on. */
 void	alog_write(const struct conn *c);

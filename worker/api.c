@@ -19,7 +19,7 @@
 #include "hex.h"
 #include "preforkd.h"
 #include "resp.h"
-#include "worker.h"
+#include "self.h"
 
 struct pfd_req {
 	struct conn		*c;
@@ -609,15 +609,16 @@ int
 pfd_hijack(struct pfd_req *r, const char **buffered, size_t *blen)
 {
 	struct conn *c = r->c;
+	int fd;
 
 	if (r->head_sent || r->aborted || r->hijacked)
 		return -1;
 	r->hijacked = true;
+	fd = c->fd;
 	/* The module's from here: no 503 or 500 into its stream, no
 	 * --timeout, and the master does not see a handler to kill. */
-	c->hijacked = true;
+	conn_close(c, CONN_HIJACKED);
 	crash_handler_detach();
-	worker_slot->state = SB_CLOSING;
 	if (!c->rd.req.chunked && c->rd.req.content_length <= 0) {
 		const char *p;
 		size_t n;
@@ -629,7 +630,7 @@ pfd_hijack(struct pfd_req *r, const char **buffered, size_t *blen)
 		*buffered = c->rd.buf + c->rd.pos;
 	if (blen != NULL)
 		*blen = c->rd.len - c->rd.pos;
-	return c->fd;
+	return fd;
 }
 
 int

@@ -5,7 +5,7 @@
 #ifndef PREFORKD_API_H
 #define PREFORKD_API_H
 
-#include "conn.h"
+#include "io.h"
 #include "module.h"
 
 /* Allocates the per-worker request state. Returns 0 or -1. */

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "conn.h"
+#include "io.h"
 
 struct autoindex_ent {
 	char		*name;		/* as the file system has it */

@@ -14,7 +14,6 @@
  * moment after accept (fill_or_park): the worker is free for another one
  * at once.
  */
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <arpa/inet.h>
@@ -33,31 +32,13 @@
 #include "crash.h"
 #include "health.h"
 #include "handoff.h"
-#include "iov.h"
+#include "keepalive.h"
 #include "log.h"
 #include "proxy.h"
 #include "resp.h"
+#include "self.h"
 #include "static.h"
 #include "trust.h"
-#include "worker.h"
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static long long
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 int
 conn_init(struct conn *c, const struct cfg *cfg, const int *lfd, int nlfd)
@@ -85,61 +66,6 @@ conn_init(struct conn *c, const struct cfg *cfg, const int *lfd, int nlfd)
 	return 0;
 }
 
-/*
- * One read() of whatever is there. Returns like fill(); EINTR only when
- * a signal told the worker to stop.
- */
-static ssize_t
-read_some(struct conn *c)
-{
-	size_t room;
-	char *p = http_space(&c->rd, &room);
-	ssize_t n;
-
-	if (room == 0) {
-		errno = ENOBUFS;
-		return -1;
-	}
-	do
-		n = read(c->fd, p, room);
-	while (n == -1 && errno == EINTR && !worker_stop);
-	if (n > 0)
-		http_filled(&c->rd, (size_t)n);
-	else if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		errno = ETIMEDOUT;
-	return n;
-}
-
-/*
- * Reads more input, waiting at most until deadline (CLOCK_MONOTONIC, ms).
- * Returns the byte count, 0 at EOF, or -1 with errno (ETIMEDOUT for a
- * timeout).
- */
-static ssize_t
-fill(struct conn *c, long long deadline)
-{
-	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
-
-	for (;;) {
-		long long left = deadline - now_ms();
-		int rc;
-
-		if (left <= 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		rc = poll(&pfd, 1, (int)left);
-		if (rc > 0)
-			return read_some(c);
-		if (rc == 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		if (errno != EINTR)
-			return -1;
-	}
-}
-
 /* Whether a connection waits in the ready queue while no worker is free:
  * two loads from the scoreboard, no syscall (sb_ready). */
 static bool
@@ -147,45 +73,6 @@ others_ready(const struct conn *c)
 {
 	return c->qfd != -1 && worker_sb != NULL && sb_ready(worker_sb) > 0 &&
 	    sb_accepting(worker_sb) == 0;
-}
-
-/*
- * A worker is held only while it is fair (SPEC 5): once this connection
- * has had its slice, if no worker is idle and a client waits in the
- * accept queue or a parked one in the keeper queue, this connection gives
- * its worker up. Costs no syscall inside a slice; after it, none when
- * the ready queue's counter says a connection waits, else one poll() of
- * the listeners (an accept queue's length is not in the scoreboard).
- */
-static bool
-should_yield(struct conn *c)
-{
-	struct pollfd pfd[MAX_LISTENERS + 1];
-	nfds_t n = (nfds_t)c->nlfd;
-	long long now = now_us();
-
-	if (now - c->slice_start < FAIR_SLICE_US)
-		return false;
-	c->slice_start = now;
-	if (worker_sb == NULL || sb_accepting(worker_sb) > 0)
-		return false;
-	if (c->qfd != -1 && sb_ready(worker_sb) > 0) {
-		worker_slot->ctr.fair_closes++;
-		return true;
-	}
-	for (int i = 0; i < c->nlfd; i++) {
-		pfd[i].fd = c->lfd[i];
-		pfd[i].events = POLLIN;
-		pfd[i].revents = 0;
-	}
-	if (c->qfd != -1) {
-		pfd[n].fd = c->qfd;
-		pfd[n++].events = POLLIN;
-	}
-	if (poll(pfd, n, 0) <= 0)
-		return false;
-	worker_slot->ctr.fair_closes++;		/* it is parked after this */
-	return true;
 }
 
 /* The connection's state for the keeper, as a kind of hand-off. */
@@ -213,9 +100,10 @@ park_fill(struct conn *c, struct handoff *h, enum handoff_kind kind)
 /*
  * Parks the connection with the keeper, with the bytes of the next head
  * read so far (they start at buf[0]: http_next() moved them there) and
- * its deadlines, absolute. Returns 0 when the socket is the keeper's (our
- * copy is closed, c->handed set), or -1: it is still ours (no queue, the
- * queue is full, stopping), and the caller goes on serving it.
+ * its deadlines, absolute. Returns 0 when the socket is the keeper's
+ * (c->handed set: the caller closes our copy), or -1: it is still ours
+ * (no queue, the queue is full, stopping), and the caller goes on
+ * serving it.
  */
 static int
 park(struct conn *c, long long idle_deadline, long long head_deadline)
@@ -234,9 +122,7 @@ park(struct conn *c, long long idle_deadline, long long head_deadline)
 		return -1;
 	if (worker_sb != NULL)
 		sb_parked(worker_sb);
-	close(c->fd);
-	c->fd = -1;
-	c->handed = true;
+	c->handed = true;	/* conn_close(c, CONN_HANDED) closes ours */
 	return 0;
 }
 
@@ -256,14 +142,14 @@ park(struct conn *c, long long idle_deadline, long long head_deadline)
  * workers all hold quiet clients would wait a tick). A connection already
  * waiting in the ready queue (its counter, no syscall) does the same
  * before the read, unless this client's next request is here already.
- * Returns like read_some(); -1 with ETIMEDOUT when the client stayed quiet
+ * Returns like conn_read_some(); -1 with ETIMEDOUT when the client stayed quiet
  * or another connection waits.
  */
 static ssize_t
 fast_wait(struct conn *c)
 {
 	struct pollfd pfd[2 + MAX_LISTENERS];
-	long long deadline = now_ms() + cfg_read_slice_ms(c->cfg), left, start;
+	long long deadline = io_now_ms() + cfg_read_slice_ms(c->cfg), left, start;
 	bool busy;
 	nfds_t n;
 	ssize_t r;
@@ -283,14 +169,14 @@ fast_wait(struct conn *c)
 	}
 	if (c->streak || c->qfd == -1 || worker_sb == NULL ||
 	    sb_accepting(worker_sb) > 0) {
-		r = read_some(c);
+		r = conn_read_some(c);
 		if (r >= 0 || errno != ETIMEDOUT)
 			return r;
 		c->streak = false;
 	}
-	start = now_us();
+	start = io_now_us();
 	for (;;) {
-		if ((left = deadline - now_ms()) <= 0)
+		if ((left = deadline - io_now_ms()) <= 0)
 			break;
 		busy = c->qfd != -1 && worker_sb != NULL &&
 		    sb_accepting(worker_sb) == 0;
@@ -309,8 +195,8 @@ fast_wait(struct conn *c)
 		if (rc == -1 && errno == EINTR && !worker_stop)
 			continue;
 		if (rc > 0 && pfd[0].revents != 0) {
-			c->streak = now_us() - start <= FAIR_SLICE_US;
-			return read_some(c);
+			c->streak = io_now_us() - start <= FAIR_SLICE_US;
+			return conn_read_some(c);
 		}
 		if (rc >= 0)
 			errno = ETIMEDOUT;
@@ -323,19 +209,19 @@ fast_wait(struct conn *c)
 /*
  * The wait for the next request on a kept-alive connection, up to the
  * idle timeout. It watches the listeners too, so that a client waiting in
- * the accept queue can take this worker (should_yield). When the keeper's
- * queue had no room for it (a burst of hand-offs outran the keeper), it
+ * the accept queue can take this worker (keepalive_yield). When the
+ * keeper's queue had no room for it (a burst of hand-offs outran the keeper), it
  * is parked again every PARK_RETRY_MS, and given up for a waiting client
  * only once the queue stayed full for IDLE_YIELD_MS (KEEPER.md 1: a full
  * queue is retried, not a reason to drop the connection). Returns like
- * fill(); -1 when parked, yielding, timing out or stopping (close
+ * conn_fill(); -1 when parked, yielding, timing out or stopping (close
  * silently unless c->handed).
  */
 static ssize_t
 idle_wait(struct conn *c)
 {
 	struct pollfd pfd[1 + MAX_LISTENERS];
-	long long idle_start = now_ms(), full_since = 0;
+	long long idle_start = io_now_ms(), full_since = 0;
 	long long deadline = idle_start + c->cfg->idle_timeout_ms, left;
 	int rc;
 
@@ -364,7 +250,7 @@ idle_wait(struct conn *c)
 	if (park(c, deadline, 0) == 0)
 		return -1;
 	if (c->qfd != -1 && !worker_drain)
-		full_since = now_ms();	/* the queue was full: retry */
+		full_since = io_now_ms();	/* the queue was full: retry */
 	for (;;) {
 		long long limit = deadline, now, nap;
 
@@ -373,7 +259,7 @@ idle_wait(struct conn *c)
 		 * moment, and answer what comes before with Connection: close. */
 		if (worker_stop && idle_start + IDLE_YIELD_MS < limit)
 			limit = idle_start + IDLE_YIELD_MS;
-		if ((left = limit - now_ms()) <= 0)
+		if ((left = limit - io_now_ms()) <= 0)
 			break;
 		nap = full_since != 0 && left > PARK_RETRY_MS ? PARK_RETRY_MS :
 		    left;
@@ -384,23 +270,23 @@ idle_wait(struct conn *c)
 			return -1;
 		}
 		if (rc > 0 && pfd[0].revents != 0)
-			return read_some(c);
+			return conn_read_some(c);
 		if (full_since != 0 && park(c, deadline, 0) == 0)
 			return -1;
 		if (rc == 0)
 			continue;	/* the deadline, or a retry */
 		/* A client waits. A connection in active use was told by its
-		 * last response (should_yield at the head); closing it now
+		 * last response (keepalive_decide at the head); closing it now
 		 * would race its next request, so only one idle for a while
 		 * is let go here, silently. */
-		now = now_ms();
+		now = io_now_ms();
 		if (now - idle_start >= IDLE_YIELD_MS && (full_since == 0 ||
-		    now - full_since >= IDLE_YIELD_MS) && should_yield(c))
+		    now - full_since >= IDLE_YIELD_MS) && keepalive_yield(c))
 			return -1;
 		rc = poll(pfd, 1, full_since != 0 ? PARK_RETRY_MS :
 		    IDLE_YIELD_MS / 4);
 		if (rc > 0)
-			return read_some(c);
+			return conn_read_some(c);
 	}
 	errno = ETIMEDOUT;
 	return -1;
@@ -415,23 +301,23 @@ idle_wait(struct conn *c)
  * within it; a slowloris costs a worker only that. On a kept-alive one it
  * is the read slice, as for its idle wait. A new connection that sent
  * nothing (a unix socket, or past the deferral) is parked too, its idle
- * deadline the header one. Returns like fill(); -1 with c->handed when
+ * deadline the header one. Returns like conn_fill(); -1 with c->handed when
  * parked.
  */
 static ssize_t
 fill_or_park(struct conn *c, long long deadline)
 {
-	long long soon = now_ms() + (c->nreq == 0 ? HEAD_GRACE_MS :
+	long long soon = io_now_ms() + (c->nreq == 0 ? HEAD_GRACE_MS :
 	    IDLE_YIELD_MS);
 	ssize_t n;
 
 	if (worker_stop || c->qfd == -1 || soon >= deadline)
-		return fill(c, deadline);
-	n = fill(c, soon);
+		return conn_fill(c, deadline);
+	n = conn_fill(c, soon);
 	if (n == -1 && errno == ETIMEDOUT && park(c, deadline, deadline) == 0)
 		return -1;
 	if (n == -1 && errno == ETIMEDOUT)
-		return fill(c, deadline);
+		return conn_fill(c, deadline);
 	return n;
 }
 
@@ -465,7 +351,7 @@ static bool
 park_body(struct conn *c)
 {
 	const struct http_req *q = &c->rd.req;
-	long long soon = now_ms() + HEAD_GRACE_MS;
+	long long soon = io_now_ms() + HEAD_GRACE_MS;
 	size_t limit = (size_t)c->cfg->buffer_body;
 
 	if (c->qfd == -1 || worker_stop || q->expect_continue ||
@@ -475,11 +361,11 @@ park_body(struct conn *c)
 	while (body_framed(c) == CHUNK_AGAIN) {
 		if (q->chunked && c->rd.len - q->head_len >= limit)
 			return false;
-		if (fill(c, soon) > 0)
+		if (conn_fill(c, soon) > 0)
 			continue;
 		if (errno != ETIMEDOUT)
 			return false;	/* EOF, an error: found when served */
-		return park(c, 0, now_ms() + c->cfg->header_timeout_ms) == 0;
+		return park(c, 0, io_now_ms() + c->cfg->header_timeout_ms) == 0;
 	}
 	return false;		/* all here, or bad: answered here */
 }
@@ -502,7 +388,7 @@ read_head(struct conn *c, long long deadline)
 		/* Pipelined: it began when the previous request ended. */
 		clock_gettime(CLOCK_MONOTONIC, &c->t0);
 		if (deadline == 0)
-			deadline = now_ms() + c->cfg->header_timeout_ms;
+			deadline = io_now_ms() + c->cfg->header_timeout_ms;
 	}
 	for (;;) {
 		rc = http_parse_head(&c->rd);
@@ -521,7 +407,7 @@ read_head(struct conn *c, long long deadline)
 			worker_slot->state = SB_READING;
 			clock_gettime(CLOCK_MONOTONIC, &c->t0);
 			if (deadline == 0)
-				deadline = now_ms() + c->cfg->header_timeout_ms;
+				deadline = io_now_ms() + c->cfg->header_timeout_ms;
 			continue;
 		}
 		n = fill_or_park(c, deadline);
@@ -530,179 +416,6 @@ read_head(struct conn *c, long long deadline)
 		if (n < 0)
 			return errno == ETIMEDOUT ? 408 : -1;
 	}
-}
-
-/*
- * After a write interrupted with nothing sent: whether the client has now
- * taken nothing for the write timeout. The title's timer (crash.c) ticks
- * during long writes, and each new call would start SO_SNDTIMEO afresh;
- * *since is when the stall was first seen (0: progress since), so the
- * timeout is kept to within one tick.
- */
-static bool
-write_stalled(const struct conn *c, long long *since)
-{
-	long long now = now_ms();
-
-	if (*since == 0)
-		*since = now;
-	return c->cfg->write_timeout_ms > 0 &&
-	    now - *since >= c->cfg->write_timeout_ms;
-}
-
-int
-conn_writev(struct conn *c, struct iovec *iov, int iovcnt)
-{
-	long long stall = 0;
-	ssize_t n;
-
-	if (c->broken)
-		return -1;
-	while (iovcnt > 0) {
-		/* Before the call: a --timeout alarm may land inside it, after
-		 * part of the response went out (crash.c must not add a 503). */
-		c->head_sent = true;
-		n = writev(c->fd, iov, iovcnt);
-		if (n < 0) {
-			if (errno == EINTR && !write_stalled(c, &stall))
-				continue;
-			c->broken = true;
-			return -1;
-		}
-		stall = 0;
-		iov_advance(&iov, &iovcnt, (size_t)n);
-	}
-	return 0;
-}
-
-int
-conn_send_more(struct conn *c, const void *p, size_t len)
-{
-	const char *s = p;
-	long long stall = 0;
-	ssize_t n;
-
-	while (len > 0 && !c->broken) {
-		c->head_sent = true;	/* before the call: see conn_writev() */
-		n = send(c->fd, s, len, MSG_MORE | MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EINTR && !write_stalled(c, &stall))
-				continue;
-			c->broken = true;
-			return -1;
-		}
-		stall = 0;
-		s += n;
-		len -= (size_t)n;
-	}
-	return c->broken ? -1 : 0;
-}
-
-int
-conn_sendfile(struct conn *c, int fd, off_t off, size_t len)
-{
-	long long stall = 0;
-	ssize_t n;
-
-	while (len > 0 && !c->broken) {
-		c->head_sent = true;	/* before the call: see conn_writev() */
-		n = sendfile(c->fd, fd, &off, len);
-		if (n < 0 && errno == EINTR && !write_stalled(c, &stall))
-			continue;
-		if (n <= 0) {		/* error, timeout, or the file shrank */
-			c->broken = true;
-			return -1;
-		}
-		stall = 0;
-		len -= (size_t)n;
-	}
-	return c->broken ? -1 : 0;
-}
-
-/*
- * The socket is non-blocking while a static body goes out here, so that
- * a full send buffer shows (EAGAIN) instead of holding the worker. From
- * then on the client's pace is judged in windows of SEND_GRACE_MS: one
- * that took less than SEND_GRACE_BYTES (about 3 MB/s) sets the rest
- * aside for the keeper. (Not a wait for POLLOUT alone: the kernel
- * reports it only once half of the send queue, megabytes when
- * autotuned, is gone, which takes a good reader long too.) A client that
- * keeps up never leaves the worker; it costs two fcntl() per file body
- * sent with sendfile (small files go from memory with one writev,
- * untouched).
- */
-int
-conn_send_file(struct conn *c, int fd, off_t off, size_t len)
-{
-	struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
-	long long win = 0, left;	/* ms: a window began; 0: none */
-	size_t hoff = 0, taken = 0;
-	ssize_t n;
-	int rc;
-
-	if (c->broken)
-		return -1;
-	if (c->qfd == -1 || worker_stop ||
-	    fcntl(c->fd, F_SETFL, O_NONBLOCK) == -1) {
-		if (conn_send_more(c, c->head, c->hlen) == -1)
-			return -1;
-		return conn_sendfile(c, fd, off, len);
-	}
-	c->send_start = now_ms();
-	while (hoff < c->hlen || len > 0) {
-		c->head_sent = true;	/* before the call: see conn_writev() */
-		if (hoff < c->hlen)
-			n = send(c->fd, c->head + hoff, c->hlen - hoff,
-			    MSG_MORE | MSG_NOSIGNAL);
-		else
-			n = sendfile(c->fd, fd, &off, len);
-		if (n > 0) {
-			if (hoff < c->hlen)
-				hoff += (size_t)n;
-			else
-				len -= (size_t)n;
-			taken += (size_t)n;
-			continue;
-		}
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == 0 || errno != EAGAIN) {	/* the file shrank, or */
-			c->broken = true;		/* the client is gone */
-			break;
-		}
-		if (win == 0 || (left = win + SEND_GRACE_MS - now_ms()) <= 0) {
-			if (win != 0 && taken < SEND_GRACE_BYTES)
-				goto slow;
-			win = now_ms();
-			left = SEND_GRACE_MS;
-			taken = 0;
-		}
-		do
-			rc = poll(&pfd, 1, (int)left);
-		while (rc == -1 && errno == EINTR && !worker_stop);
-		if (rc == -1 && errno != EINTR) {
-			c->broken = true;
-			break;
-		}
-		continue;
-slow:
-		/* The client is not keeping up: the rest is the keeper's,
-		 * once the request is logged (hand_body). */
-		if ((c->send_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1)
-			break;
-		c->spend = true;
-		c->send_off = off;
-		c->send_left = len;
-		c->send_head = hoff;
-		return 0;
-	}
-	(void)fcntl(c->fd, F_SETFL, 0);
-	if (c->broken)
-		return -1;
-	if (hoff < c->hlen &&		/* a descriptor short: blocking */
-	    conn_send_more(c, c->head + hoff, c->hlen - hoff) == -1)
-		return -1;
-	return len > 0 ? conn_sendfile(c, fd, off, len) : 0;
 }
 
 /*
@@ -741,11 +454,9 @@ hand_body(struct conn *c)
 		rc = handoff_send_file(c->qfd, &h, c->fd, c->send_fd, bytes);
 		free(bytes);
 	}
-	if (rc == 0) {
-		close(c->fd);
-		c->fd = -1;
-		c->handed = true;
-	} else if (!c->broken) {
+	if (rc == 0)
+		c->handed = true;	/* our copy: conn_close(CONN_HANDED) */
+	else if (!c->broken) {
 		(void)fcntl(c->fd, F_SETFL, 0);
 		if ((unsent == 0 || conn_send_more(c, c->head + c->send_head,
 		    unsent) == 0) && c->send_left > 0)
@@ -756,101 +467,6 @@ hand_body(struct conn *c)
 	c->send_fd = -1;
 	c->spend = false;
 	return rc;
-}
-
-int
-conn_read_body(struct conn *c, const char **p, size_t *n)
-{
-	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-	const struct cfg *cfg = c->cfg;
-	ssize_t k;
-	int rc;
-
-	for (;;) {
-		rc = http_parse_body(&c->rd, p, n);
-		if (rc != PARSE_AGAIN)
-			return rc;
-		if (c->broken)
-			return -1;
-		if (c->rd.req.expect_continue && !c->sent_100) {
-			struct iovec iov = { (void *)(uintptr_t)cont,
-			    sizeof(cont) - 1 };
-
-			c->sent_100 = true;
-			if (conn_writev(c, &iov, 1) == -1)
-				return -1;
-			c->head_sent = false;	/* interim, not the response */
-		}
-		/* Per request: this function returns with every piece. */
-		if (c->body_start == 0)
-			c->body_start = now_ms();
-		k = fill(c, now_ms() + cfg->body_timeout_ms);
-		if (k == 0)
-			return -1;
-		if (k < 0)
-			return errno == ETIMEDOUT ? 408 : -1;
-		/* After one body-timeout period, a trickle is cut. */
-		long long el = now_ms() - c->body_start;
-		if (cfg->min_body_rate > 0 && el > cfg->body_timeout_ms &&
-		    c->rd.body_read * 1000 / el < cfg->min_body_rate)
-			return 408;
-	}
-}
-
-static bool
-body_pending(const struct conn *c)
-{
-	const struct http_req *q = &c->rd.req;
-
-	return (q->chunked || q->content_length > 0) && !c->rd.done;
-}
-
-/*
- * Whether a stopping worker's last response closes its connection: when
- * the server stops (QUIT), when the worker recycles (SPEC: its last
- * response says Connection: close), and when there is no keeper to take
- * the connection. A worker retired by a reload or TTOU hands it on.
- */
-static bool
-last_response_closes(const struct conn *c)
-{
-	return worker_drain || worker_slot->recycle || c->qfd == -1;
-}
-
-void
-conn_before_head(struct conn *c)
-{
-	const struct http_req *q = &c->rd.req;
-
-	worker_slot->state = SB_WRITING;
-	if (worker_stop && !c->close) {
-		/* Retiring for a reload or TTOU: the connection goes on with
-		 * another worker through the keeper, as at a slice's end. */
-		if (last_response_closes(c))
-			c->close = true;
-		else
-			c->yield = true;
-	} else if (!c->close && should_yield(c)) {
-		/* A client waits for this worker: this connection goes to
-		 * the keeper after the response (closed if there is none). */
-		if (c->qfd != -1)
-			c->yield = true;
-		else
-			c->close = true;
-	}
-	if (!c->have_req || !body_pending(c))
-		return;
-	if (q->expect_continue && !c->sent_100)
-		c->close = true;	/* the client may never send it */
-	else if (q->chunked ? !http_body_buffered(&c->rd) :
-	    q->content_length - c->rd.body_read > DRAIN_BODY_MAX)
-		c->close = true;	/* a chunked rest of unknown size */
-}
-
-bool
-conn_is_head(const struct conn *c)
-{
-	return c->have_req && c->rd.req.method == HTTP_HEAD;
 }
 
 /*
@@ -885,7 +501,7 @@ finish_body(struct conn *c)
 
 	if (c->broken)
 		return;
-	if (!body_pending(c)) {
+	if (!conn_body_pending(c)) {
 		/* No body: completes the message without I/O. */
 		(void)http_parse_body(&c->rd, &p, &n);
 		return;
@@ -907,11 +523,11 @@ skip_body_first(struct conn *c)
 	const struct http_req *q = &c->rd.req;
 	int rc;
 
-	if (!body_pending(c))
+	if (!conn_body_pending(c))
 		return 0;
 	if (q->expect_continue ||
 	    (!q->chunked && q->content_length > DRAIN_BODY_MAX))
-		return 0;	/* conn_before_head() will close */
+		return 0;	/* keepalive_decide() will close */
 	rc = discard_body(c);
 	if (rc == -1) {
 		c->close = true;
@@ -920,41 +536,6 @@ skip_body_first(struct conn *c)
 	if (rc != 0)
 		c->close = true;
 	return rc;
-}
-
-/*
- * Closes the connection. With linger, the write side is shut first and
- * what the client still sends is read for a short while, so that it gets
- * our response instead of a reset caused by its unread input.
- */
-static void
-conn_close(struct conn *c, bool linger)
-{
-	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
-	long long deadline = now_ms() + LINGER_MS;
-	size_t total = 0;
-
-	if (linger && !c->broken && shutdown(c->fd, SHUT_WR) == 0) {
-		while (total < LINGER_BYTES) {
-			long long left = deadline - now_ms();
-			ssize_t n;
-			int rc;
-
-			if (left <= 0)
-				break;
-			/* The title's timer may tick in here (crash.c). */
-			if ((rc = poll(&pfd, 1, (int)left)) == -1 && errno == EINTR)
-				continue;
-			if (rc <= 0)
-				break;
-			n = read(c->fd, c->rd.buf, c->rd.cap);
-			if (n <= 0)
-				break;
-			total += (size_t)n;
-		}
-	}
-	close(c->fd);
-	c->fd = -1;
 }
 
 /* Runs the module mounted at the path's prefix, or the static handler. */
@@ -1045,19 +626,8 @@ serve_one(struct conn *c)
 	crash_request_begin();
 	c->have_req = true;
 	client_request(c);
-	c->yield = false;
-	c->status = 0;
-	c->sent = 0;
-	c->sent_100 = false;
-	c->head_sent = false;
-	c->hijacked = c->aborted = false;
-	c->body_start = 0;
-	/* idle-timeout 0: no keep-alive. */
-	c->close = !q->keep_alive || q->upgrade ||
-	    (worker_stop && last_response_closes(c)) ||
-	    health_draining() ||
-	    c->nreq >= (unsigned long long)c->cfg->keepalive_requests ||
-	    c->cfg->idle_timeout_ms == 0;
+	/* Whether the connection outlives the response is decided when its
+	 * head is finished (keepalive_decide). */
 	if ((rc = dispatch(c)) == 0 && c->hijacked)
 		return;
 	if (rc > 0 && !c->head_sent && !c->broken) {
@@ -1071,11 +641,26 @@ serve_one(struct conn *c)
 	health_count(c);
 	worker_slot->req_start_ms = 0;
 	crash_request_end();
-	if (worker_quota != 0 && worker_slot->requests >= worker_quota &&
-	    !worker_slot->recycle) {
-		worker_slot->recycle = 1;	/* the master replaces us */
-		kill(getppid(), MASTER_SIG_SB);
-	}
+	worker_check_quota();
+}
+
+/*
+ * Per-request state, cleared before each request is read: what the last
+ * response decided and sent. The reader (http_next) and the buffers are
+ * reused as they are.
+ */
+static void
+conn_reset(struct conn *c)
+{
+	c->have_req = false;
+	c->close = false;
+	c->yield = false;
+	c->status = 0;
+	c->sent = 0;
+	c->sent_100 = false;
+	c->head_sent = false;
+	c->hijacked = c->aborted = false;
+	c->body_start = 0;
 }
 
 /* Per-connection state: nothing of the last connection carries over
@@ -1084,11 +669,10 @@ static void
 conn_start(struct conn *c, int fd, const struct sockaddr *peer,
     socklen_t peerlen)
 {
+	conn_reset(c);
 	c->fd = fd;
 	c->nreq = 0;
-	c->broken = c->have_req = false;
-	c->close = c->hijacked = c->aborted = false;
-	c->sent_100 = c->head_sent = false;
+	c->broken = false;
 	c->handed = false;
 	c->streak = false;
 	if (peerlen > sizeof(c->peer))
@@ -1113,64 +697,62 @@ conn_start(struct conn *c, int fd, const struct sockaddr *peer,
 			c->peer_str[strlen(c->peer_str) - 1] = '\0';
 		}
 	}
-	c->slice_start = now_us();
+	c->slice_start = io_now_us();
 }
 
 /* The keep-alive loop, until the connection is closed or parked. */
 static void
 conn_loop(struct conn *c, long long first_deadline)
 {
-	bool linger = false;
 	int rc;
 
 	for (;;) {
-		c->have_req = false;
+		conn_reset(c);
 		rc = read_head(c, first_deadline);
 		first_deadline = 0;
 		if (rc == -1) {
 			/* Stopping: a request may cross our FIN; half-close and
 			 * read, so that the client never gets a reset. */
-			linger = worker_stop && c->nreq > 0;
-			break;
+			conn_close(c, c->handed ? CONN_HANDED :
+			    worker_stop && c->nreq > 0 ? CONN_STOP : CONN_QUIET);
+			return;
 		}
 		if (rc != 0) {
 			c->status = rc;
-			c->sent = 0;
 			c->close = true;
 			client_request(c);
 			resp_error(c, rc);
 			alog_write(c);
 			health_count(c);
-			linger = true;
-			break;
-		}
-		if (park_body(c))
-			return;		/* the keeper's now */
-		serve_one(c);
-		if (c->spend && hand_body(c) == 0)
-			return;		/* the keeper sends the rest */
-		if (c->hijacked) {
-			c->fd = -1;	/* the module's now: not ours to close */
-			worker_slot->state = SB_CLOSING;
+			conn_close(c, CONN_ERROR);
 			return;
 		}
+		if (park_body(c)) {
+			conn_close(c, CONN_HANDED);
+			return;
+		}
+		serve_one(c);
+		if (c->spend && hand_body(c) == 0) {
+			conn_close(c, CONN_HANDED);	/* it sends the rest */
+			return;
+		}
+		if (c->hijacked)
+			return;	/* pfd_hijack closed it for us (conn_close) */
 		if (c->close || c->broken) {
-			linger = http_pending(&c->rd) > 0 || !c->rd.done;
-			break;
+			conn_close(c, c->broken ? CONN_BROKEN : CONN_DONE);
+			return;
 		}
 		http_next(&c->rd);
 		/* The slice is over and others wait: to the keeper, with any
 		 * pipelined bytes (their head's deadline starts now). If it
 		 * cannot take it, we serve on. */
-		if (c->yield && park(c, now_ms() + c->cfg->idle_timeout_ms,
-		    http_idle(&c->rd) ? 0 : now_ms() +
-		    c->cfg->header_timeout_ms) == 0)
+		if (c->yield && park(c, io_now_ms() + c->cfg->idle_timeout_ms,
+		    http_idle(&c->rd) ? 0 : io_now_ms() +
+		    c->cfg->header_timeout_ms) == 0) {
+			conn_close(c, CONN_HANDED);
 			return;
+		}
 	}
-	if (c->handed)
-		return;		/* the keeper's now */
-	worker_slot->state = SB_CLOSING;
-	conn_close(c, linger && !c->aborted);
 }
 
 /*
@@ -1190,7 +772,7 @@ proxy_read(struct conn *c, long long deadline)
 	if (!cfg_trusted(c->cfg, (struct sockaddr *)&c->peer))
 		return -1;
 	while ((n = proxy_parse(c->rd.buf, c->rd.len, &src)) == PROXY_AGAIN)
-		if (fill(c, deadline) <= 0)
+		if (conn_fill(c, deadline) <= 0)
 			return -1;
 	if (n == PROXY_BAD)
 		return -1;
@@ -1213,15 +795,14 @@ void
 conn_serve(struct conn *c, int fd, const struct sockaddr *peer,
     socklen_t peerlen, bool proxy)
 {
-	long long deadline = now_ms() + c->cfg->header_timeout_ms;
+	long long deadline = io_now_ms() + c->cfg->header_timeout_ms;
 
 	conn_start(c, fd, peer, peerlen);
 	http_reader_init(&c->rd, c->rd.buf, c->rd.cap, c->rd.max_head,
 	    c->rd.max_body);
 	worker_slot->ctr.conns++;
 	if (proxy && proxy_read(c, deadline) == -1) {
-		worker_slot->state = SB_CLOSING;
-		conn_close(c, false);
+		conn_close(c, CONN_QUIET);
 		return;
 	}
 	client_start(c);

@@ -33,9 +33,9 @@
 #include "httpdate.h"
 #include "log.h"
 #include "sandbox.h"
+#include "self.h"
 #include "title.h"
 #include "version.h"
-#include "worker.h"
 
 #define BT_DEPTH	64
 

@@ -6,7 +6,7 @@
 #ifndef PREFORKD_CRASH_H
 #define PREFORKD_CRASH_H
 
-#include "conn.h"
+#include "io.h"
 #include "exitcodes.h"
 
 /* Installs the crash and timeout handlers for the connection c. */

@@ -9,7 +9,7 @@
 
 #include "health.h"
 #include "resp.h"
-#include "worker.h"
+#include "self.h"
 
 bool
 health_match(const struct conn *c, const char *path, size_t len)
@@ -34,12 +34,6 @@ health_handle(struct conn *c)
 	resp_add(c, "Content-Type", "text/plain; charset=utf-8", 25);
 	resp_add(c, "Cache-Control", "no-store", 8);
 	return resp_send(c, n, body, (size_t)n);
-}
-
-bool
-health_draining(void)
-{
-	return worker_sb != NULL && worker_sb->run == SB_RUN_DRAINING;
 }
 
 /* The slot's method index (see SB_METHODS). */

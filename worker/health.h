@@ -10,15 +10,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "conn.h"
+#include "io.h"
 
 /* Is this raw path (no query) the --health-path? */
 bool	health_match(const struct conn *c, const char *path, size_t len);
 /* Answers 200 while serving, else 503 with the reason. Like a handler:
  * returns 0, -1 (write failed) or a status to answer instead. */
 int	health_handle(struct conn *c);
-/* While draining, every response says Connection: close. */
-bool	health_draining(void);
 /* Counts the request c just finished in this worker's slot. */
 void	health_count(const struct conn *c);
 

@@ -12,10 +12,12 @@
 #include <time.h>
 
 #include "httpdate.h"
+#include "keepalive.h"
 #include "log.h"
 #include "mime.h"
 #include "reason.h"
 #include "resp.h"
+#include "self.h"
 #include "version.h"
 
 static char	date_line[6 + HTTPDATE_LEN + 3] = "Date: ";
@@ -137,7 +139,8 @@ finish_head_te(struct conn *c, long long clen, bool chunked)
 	char line[48];
 	int n;
 
-	conn_before_head(c);
+	worker_slot->state = SB_WRITING;
+	keepalive_decide(c);
 	if (clen >= 0) {
 		n = snprintf(line, sizeof(line), "Content-Length: %lld\r\n",
 		    clen);

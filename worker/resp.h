@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "conn.h"
+#include "io.h"
 
 /*
  * The response head buffer, sized here only: the handler's own fields (a

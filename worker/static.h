@@ -4,7 +4,7 @@
 #ifndef PREFORKD_STATIC_H
 #define PREFORKD_STATIC_H
 
-#include "conn.h"
+#include "io.h"
 
 /* Opens the document root. Returns 0 or -1 (errno). */
 int	static_init(const char *docroot);

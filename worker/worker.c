@@ -23,41 +23,20 @@
 #include "module.h"
 #include "log.h"
 #include "sandbox.h"
+#include "self.h"
 #include "static.h"
 #include "title.h"
 #include "worker.h"
-
-volatile sig_atomic_t worker_stop;
-volatile sig_atomic_t worker_drain;
-unsigned long long	worker_quota;	/* requests before recycling, 0: none */
-struct sb		*worker_sb;
-struct sb_slot		*worker_slot;
 
 static struct conn conn;
 static int		 wqfd = -1;	/* the keeper queue, workers' end */
 static int		 wep = -1;	/* listeners + queue */
 static const struct cfg	*wcfg;
-volatile sig_atomic_t	 worker_reopen;
 
 void
 worker_set_queue(int fd)
 {
 	wqfd = fd;
-}
-
-/* Reopens the logs after USR1 (between requests). */
-void
-worker_check_reopen(void)
-{
-	char err[512];
-
-	if (!worker_reopen)
-		return;
-	worker_reopen = 0;
-	if (log_open(wcfg, err, sizeof(err)) == -1)
-		log_warnx("reopening logs: %s (the old ones stay open)", err);
-	else
-		log_debug("logs reopened");
 }
 
 static void
@@ -264,6 +243,7 @@ worker_main(const struct cfg *cfg, int id, int gen, const int *lfd, int nlfd,
 
 	worker_sb = sb;
 	wcfg = cfg;
+	worker_self_init(cfg, MASTER_SIG_SB);
 	worker_slot = &sb->slot[sbi];
 	worker_slot->pid = getpid();
 	log_set_role(id);

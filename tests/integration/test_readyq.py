@@ -317,6 +317,15 @@ POLL_RE = re.compile(r'^(?:\d+ +)?p?poll\(\[.*\], \d+, (\{[^}]*\}|-?\d+)')
 EAGAIN_READ_RE = re.compile(r'^(?:\d+ +)?read\(\d+, .*= -1 EAGAIN')
 
 
+def raw_response(case, c):
+    """One GET on c, its response as bytes (head and body)."""
+    c.send(GET)
+    r = c.read_response(timeout=harness.IO_TIMEOUT)
+    case.assertEqual(r.status, 200, r)
+    case.assertEqual(c.buf, b'', 'bytes after the response')
+    return r.head_raw + r.body
+
+
 class HotPath(ReadyQueueCase):
     """A kept-alive connection while the only other worker sleeps in a
     handler: no worker is free, so fairness applies. Its waits between
@@ -355,10 +364,23 @@ class HotPath(ReadyQueueCase):
                                  tr.poll() is not None, 5.0),
                         'strace did not attach')
         self.assertIsNone(tr.poll(), 'strace exited')
+        # Back to back, as a client that pays: the fairness rule waits
+        # with a read only while requests come within a slice (1 ms), so
+        # the loop does no more than send and take the (fixed-size)
+        # response; the traced worker is slow enough as it is.
+        size = len(raw_response(self, c))
+        buf = bytearray(size)
+        c.sock.settimeout(harness.IO_TIMEOUT)
         t0 = time.monotonic()
         for _ in range(self.N):
-            self.hello(c)
+            c.sock.sendall(GET)
+            view, got = memoryview(buf), 0
+            while got < size:
+                n = c.sock.recv_into(view[got:])
+                self.assertGreater(n, 0, 'closed after %d bytes' % got)
+                got += n
         took = time.monotonic() - t0
+        self.assertTrue(bytes(buf).startswith(b'HTTP/1.1 200 '), buf[:80])
         still = any(in_sleep(w) for w in srv.worker_pids())
         tr.send_signal(signal.SIGINT)
         tr.wait(10)
@@ -373,9 +395,13 @@ class HotPath(ReadyQueueCase):
                                         len(timed_out), len(polls), len(waits)))
         sys.stderr.write('\n' + msg + '\n')
         self.assertGreaterEqual(len(reads), self.N, msg)
-        # A waiting poll() only after a read() that waited a slice in vain
-        # (and at most one more, the one strace attached in).
-        self.assertLessEqual(len(waits), len(timed_out) + 1, msg)
+        # A waiting poll() only after a read() that waited a slice in vain,
+        # or after a request that came more than a slice after the last
+        # one (the client paused: a scheduling hiccup of this process or
+        # of the traced worker), and the one strace attached in. Before,
+        # every request paid one: N of them.
+        self.assertLessEqual(len(waits), len(timed_out) + 1 + self.N // 20,
+                             msg)
         # The other worker was busy all along (else no fairness applied).
         self.assertTrue(still, 'the handler ended first: ' + msg)
         r = slow.read_response(timeout=30)

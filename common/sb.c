@@ -22,9 +22,12 @@ sb_create(void)
 int
 sb_accepting(const struct sb *sb)
 {
-	int n = 0;
+	int n = 0, used = sb->slots_used;
 
-	for (int i = 0; i < SB_SLOTS; i++)
+	/* Per request on a busy worker: the slots in use, not all 512. */
+	if (used < 0 || used > SB_SLOTS)
+		used = SB_SLOTS;
+	for (int i = 0; i < used; i++)
 		if (sb->slot[i].state == SB_ACCEPTING)
 			n++;
 	return n;

@@ -111,6 +111,9 @@ struct sb {
 	volatile unsigned long long keeper_parked_head;	  /* the rest of one */
 	volatile unsigned long long keeper_parked_linger; /* a close's EOF */
 	volatile unsigned long long keeper_parked_sending; /* a slow reader */
+	/* Slots ever given to a worker: 0..slots_used-1 (the master raises
+	 * it before the fork), so a scan of the slots stops there. */
+	volatile int		slots_used;
 };
 
 /* Maps a zeroed scoreboard shared with future children, or NULL. */

@@ -233,6 +233,8 @@ spawn_in(const struct genset *gs, int g, int id)
 		return;		/* cannot happen: twice as many as workers */
 	s = &sb->slot[sbi];
 	memset((void *)s, 0, sizeof(*s));
+	if (sbi >= sb->slots_used)
+		sb->slots_used = sbi + 1;
 	s->id = id;
 	s->gen = g;
 	s->state = SB_STARTING;

@@ -2,7 +2,8 @@
  * check_sb - the scoreboard's counters: one request counted by method,
  * status class, duration bucket and bytes; a worker's slot folded into
  * the instance's total leaves the sum unchanged; the ready queue's length
- * from the hand-off numbers, and how it heals after a lost store.
+ * from the hand-off numbers, and how it heals after a lost store; the
+ * count of accepting workers over the slots in use.
  */
 #include <check.h>
 #include <string.h>
@@ -87,6 +88,30 @@ START_TEST(test_ready)
 }
 END_TEST
 
+START_TEST(test_accepting)
+{
+	struct sb *sb = sb_create();
+
+	ck_assert_ptr_nonnull(sb);
+	ck_assert_int_eq(sb_accepting(sb), 0);
+	sb->slots_used = 3;
+	sb->slot[0].state = SB_ACCEPTING;
+	sb->slot[1].state = SB_HANDLING;
+	sb->slot[2].state = SB_ACCEPTING;
+	ck_assert_int_eq(sb_accepting(sb), 2);
+	/* Past slots_used nothing is read (the master never gave it). */
+	sb->slot[3].state = SB_ACCEPTING;
+	ck_assert_int_eq(sb_accepting(sb), 2);
+	sb->slots_used = 4;
+	ck_assert_int_eq(sb_accepting(sb), 3);
+	/* A bad value is bounded, never a read past the slots. */
+	sb->slots_used = SB_SLOTS + 7;
+	ck_assert_int_eq(sb_accepting(sb), 3);
+	sb->slot[SB_SLOTS - 1].state = SB_ACCEPTING;
+	ck_assert_int_eq(sb_accepting(sb), 4);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -98,6 +123,7 @@ main(void)
 	tcase_add_test(tc, test_count);
 	tcase_add_test(tc, test_fold);
 	tcase_add_test(tc, test_ready);
+	tcase_add_test(tc, test_accepting);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -74,6 +74,18 @@ lb_draining(void)
 	return worker_sb != NULL && worker_sb->run == SB_RUN_DRAINING;
 }
 
+/*
+ * This worker has served its --max-requests quota (this request
+ * included): it is to be recycled, and every response from now on says
+ * Connection: close, so that its last one does whenever the master's
+ * turn comes (SPEC 4), not only when that turn lands mid-request.
+ */
+static bool
+past_quota(void)
+{
+	return worker_quota != 0 && worker_slot->requests >= worker_quota;
+}
+
 /* What the request and the configuration say: idle-timeout 0 is no
  * keep-alive. */
 static bool
@@ -81,7 +93,7 @@ request_closes(const struct conn *c)
 {
 	const struct http_req *q = &c->rd.req;
 
-	return !q->keep_alive || q->upgrade || lb_draining() ||
+	return !q->keep_alive || q->upgrade || lb_draining() || past_quota() ||
 	    c->nreq >= (unsigned long long)c->cfg->keepalive_requests ||
 	    c->cfg->idle_timeout_ms == 0;
 }

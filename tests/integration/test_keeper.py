@@ -402,11 +402,19 @@ class Lifecycle(KeeperCase):
         self.hello(c)
         self.wait_parked(srv, 1)
         self.assertGreaterEqual(status()['keeper']['handed_off'], 1)
-        with Client(sport) as s:
-            s.send(request_bytes('GET', '/status'))
-            body = s.read_response().body
-        self.assertRegex(body, rb'keeper: pid %d, 1 parked, \d+ handed off, '
-                         rb'\d+ closed idle' % srv.keeper)
+        # The text page too, once the connection is parked again (the
+        # count above may be the keeper's, read just before its hand-off
+        # back to the worker was stored: wait for the page to say it).
+        want = rb'keeper: pid %d, 1 parked, \d+ handed off, \d+ closed idle' % \
+            srv.keeper
+
+        def text():
+            with Client(sport) as s:
+                s.send(request_bytes('GET', '/status'))
+                return s.read_response().body
+        body = wait_for(lambda: (lambda b: b if re.search(want, b) else None)(
+            text()), 5.0)
+        self.assertTrue(body, text())
 
 
 class NewConnections(KeeperCase):

@@ -310,11 +310,15 @@ class Server:
             return self
         deadline = time.monotonic() + timeout
         while True:
-            m = re.search(r'listening on 127\.0\.0\.1:(\d+)\b', self.error_text())
+            # One read per look, whole lines only: a second read could
+            # see a line the first missed (and leave the port unset).
+            text = self.error_text()
+            text = text[:text.rfind('\n') + 1]
+            m = re.search(r'listening on 127\.0\.0\.1:(\d+)\b', text)
             if m and listen:
                 self.port = int(m.group(1))
                 break
-            if not listen and 'listening on' in self.error_text():
+            if not listen and 'listening on' in text:
                 if m:
                     self.port = int(m.group(1))
                 break

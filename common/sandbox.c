@@ -398,7 +398,9 @@ fail:
 	return -1;
 }
 
-/* Names every syscall number now: the SIGSYS handler may not allocate. */
+/* Names every syscall number now: the SIGSYS handler may not allocate.
+ * The master does it once before it forks (sandbox_names_init), so the
+ * children share the table instead of each writing a copy of its own. */
 static void
 names_init(void)
 {
@@ -412,6 +414,12 @@ names_init(void)
 			strlcpy(names[nr], n, sizeof(names[nr]));
 		free(n);
 	}
+}
+
+void
+sandbox_names_init(void)
+{
+	names_init();
 }
 
 const char *

@@ -87,6 +87,10 @@ const char *const *sandbox_denylist(void);
 int	sandbox_apply_process(const struct cfg *c, enum sandbox_role role,
 	    char *err, size_t errlen);
 
+/* Looks up every syscall's name ahead of sandbox_apply_process(): the
+ * master calls it before forking, so the table is shared, not copied. */
+void	sandbox_names_init(void);
+
 /* The name of syscall nr ("openat"), or NULL. Async-signal-safe: the
  * names are looked up when the filter is loaded. */
 const char *sandbox_syscall_name(long nr);

@@ -302,6 +302,8 @@ main(int argc, char **argv)
 	sandbox_probe(&sbx);
 	if (sandbox_check(&c, &sbx, err, sizeof(err)) == 1)
 		log_warnx("%s", err);
+	if (sbx.seccomp)
+		sandbox_names_init();
 	config_log_trust(&c);
 
 	for (int i = 0; i < c.nlisten; i++)

@@ -149,7 +149,7 @@ static ssize_t
 fast_wait(struct conn *c)
 {
 	struct pollfd pfd[2 + MAX_LISTENERS];
-	long long deadline = io_now_ms() + cfg_read_slice_ms(c->cfg), left, start;
+	long long deadline, left, start;
 	bool busy;
 	nfds_t n;
 	ssize_t r;
@@ -174,7 +174,9 @@ fast_wait(struct conn *c)
 			return r;
 		c->streak = false;
 	}
+	/* One clock read for the start and the deadline (the same clock). */
 	start = io_now_us();
+	deadline = start / 1000 + cfg_read_slice_ms(c->cfg);
 	for (;;) {
 		if ((left = deadline - io_now_ms()) <= 0)
 			break;
@@ -221,8 +223,7 @@ static ssize_t
 idle_wait(struct conn *c)
 {
 	struct pollfd pfd[1 + MAX_LISTENERS];
-	long long idle_start = io_now_ms(), full_since = 0;
-	long long deadline = idle_start + c->cfg->idle_timeout_ms, left;
+	long long idle_start, full_since = 0, deadline, left;
 	int rc;
 
 	pfd[0].fd = c->fd;
@@ -243,6 +244,10 @@ idle_wait(struct conn *c)
 		if (errno != ETIMEDOUT && errno != EINTR)
 			return -1;
 	}
+	/* The idle timeout counts from here: the hot path above reads no
+	 * clock, and the stretch it waited is at most a read slice. */
+	idle_start = io_now_ms();
+	deadline = idle_start + c->cfg->idle_timeout_ms;
 	/* Idle past the fast path, or this worker retires: the keeper
 	 * waits for the client, not a worker (closing here would race a
 	 * request the client may be sending on this connection). If it
@@ -290,6 +295,14 @@ idle_wait(struct conn *c)
 	}
 	errno = ETIMEDOUT;
 	return -1;
+}
+
+/* The request's start (c->t0) on the scoreboard's clock, in ms: the
+ * same CLOCK_MONOTONIC as io_now_ms(), without reading it again. */
+static long long
+t0_ms(const struct conn *c)
+{
+	return (long long)c->t0.tv_sec * 1000 + c->t0.tv_nsec / 1000000;
 }
 
 /*
@@ -388,7 +401,7 @@ read_head(struct conn *c, long long deadline)
 		/* Pipelined: it began when the previous request ended. */
 		clock_gettime(CLOCK_MONOTONIC, &c->t0);
 		if (deadline == 0)
-			deadline = io_now_ms() + c->cfg->header_timeout_ms;
+			deadline = t0_ms(c) + c->cfg->header_timeout_ms;
 	}
 	for (;;) {
 		rc = http_parse_head(&c->rd);
@@ -407,7 +420,7 @@ read_head(struct conn *c, long long deadline)
 			worker_slot->state = SB_READING;
 			clock_gettime(CLOCK_MONOTONIC, &c->t0);
 			if (deadline == 0)
-				deadline = io_now_ms() + c->cfg->header_timeout_ms;
+				deadline = t0_ms(c) + c->cfg->header_timeout_ms;
 			continue;
 		}
 		n = fill_or_park(c, deadline);
@@ -620,8 +633,7 @@ serve_one(struct conn *c)
 	    http_method_str(q->method), strlen(http_method_str(q->method)));
 	sb_copy(worker_slot->path, sizeof(worker_slot->path), q->target,
 	    q->target_len);
-	worker_slot->req_start_ms = (long long)c->t0.tv_sec * 1000 +
-	    c->t0.tv_nsec / 1000000;
+	worker_slot->req_start_ms = t0_ms(c);
 	worker_slot->state = SB_HANDLING;
 	crash_request_begin();
 	c->have_req = true;

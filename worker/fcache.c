@@ -37,14 +37,17 @@ slot_of(const char *p, size_t n)
 void
 fcache_init(fcache_open_fn fn)
 {
+	/* A slot is in use when its plen is not 0: the table stays as the
+	 * loader left it, zero, and no page of it is the worker's own
+	 * (Private_Dirty) until a file lands there. */
 	open_beneath = fn;
-	for (size_t i = 0; i < FCACHE_SLOTS; i++)
-		slots[i].fd = -1;
 }
 
 static void
 drop(struct file *f)
 {
+	if (f->plen == 0)
+		return;		/* an empty slot */
 	if (f->fd != -1)
 		close(f->fd);
 	free(f->data);

@@ -126,6 +126,16 @@ park(struct conn *c, long long idle_deadline, long long head_deadline)
 	return 0;
 }
 
+/* CLOCK_MONOTONIC in ms, as of the last clock tick. */
+static long long
+coarse_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /*
  * The first stretch of an idle wait (up to the read slice). The hot path
  * of a client that sends back-to-back is one read(), bounded by the
@@ -223,7 +233,10 @@ static ssize_t
 idle_wait(struct conn *c)
 {
 	struct pollfd pfd[1 + MAX_LISTENERS];
-	long long idle_start, full_since = 0, deadline, left;
+	/* The idle timeout counts from now, on the coarse clock (a few ns,
+	 * a clock tick behind the fine one: nothing at a timeout in seconds). */
+	long long idle_start = coarse_ms(), full_since = 0, left;
+	long long deadline = idle_start + c->cfg->idle_timeout_ms;
 	int rc;
 
 	pfd[0].fd = c->fd;
@@ -244,10 +257,6 @@ idle_wait(struct conn *c)
 		if (errno != ETIMEDOUT && errno != EINTR)
 			return -1;
 	}
-	/* The idle timeout counts from here: the hot path above reads no
-	 * clock, and the stretch it waited is at most a read slice. */
-	idle_start = io_now_ms();
-	deadline = idle_start + c->cfg->idle_timeout_ms;
 	/* Idle past the fast path, or this worker retires: the keeper
 	 * waits for the client, not a worker (closing here would race a
 	 * request the client may be sending on this connection). If it

@@ -222,28 +222,28 @@ too_large(const struct http_reader *r)
  * obs-fold. http-parser is lenient on each of these, and leniency here is
  * how requests get smuggled past a proxy that reads them differently.
  */
+static const unsigned char raw_ctl[256] = {	/* 1: CR, 2: other CTL */
+	[0x00 ... 0x08] = 2, [0x0a ... 0x0c] = 2, ['\r'] = 1,
+	[0x0e ... 0x1f] = 2, [0x7f] = 2,	/* HTAB and the rest: 0 */
+};
+
 static int
 check_raw(const struct http_reader *r)
 {
 	const unsigned char *s = (const unsigned char *)r->buf;
-	size_t i, n = r->req.head_len;
+	size_t i = 0, n = r->req.head_len;
 
-	for (i = 0; i < n; i++) {
-		unsigned char c = s[i];
-
-		if (c >= 0x20 && c != 0x7f)
-			continue;
-		if (c == '\t')
-			continue;
-		if (c == '\r' && i + 1 < n && s[i + 1] == '\n') {
+	for (;;) {
+		while (i < n && raw_ctl[s[i]] == 0)
 			i++;
-			if (i + 1 < n && (s[i + 1] == ' ' || s[i + 1] == '\t'))
-				return 400;	/* obs-fold */
-			continue;
-		}
-		return 400;		/* bare CR, bare LF, NUL, other CTL */
+		if (i == n)
+			return 0;
+		if (raw_ctl[s[i]] != 1 || i + 1 == n || s[i + 1] != '\n')
+			return 400;	/* bare CR, bare LF, NUL, other CTL */
+		i += 2;
+		if (i < n && (s[i] == ' ' || s[i] == '\t'))
+			return 400;	/* obs-fold */
 	}
-	return 0;
 }
 
 /*
@@ -336,6 +336,13 @@ check_content_length(struct http_reader *r)
  * Host = uri-host [ ":" port ] (RFC 9112 3.2, RFC 3986 3.2.2): an IP
  * literal in brackets, or reg-name characters; empty is allowed.
  */
+static const unsigned char reg_name[256] = {	/* unreserved, sub-delims, % */
+	['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1,
+	['-'] = 1, ['.'] = 1, ['_'] = 1, ['~'] = 1, ['%'] = 1, ['!'] = 1,
+	['$'] = 1, ['&'] = 1, ['\''] = 1, ['('] = 1, [')'] = 1, ['*'] = 1,
+	['+'] = 1, [','] = 1, [';'] = 1, ['='] = 1,
+};
+
 static bool
 host_ok(const char *v, size_t len)
 {
@@ -350,12 +357,9 @@ host_ok(const char *v, size_t len)
 			return false;
 		i++;
 	} else {
-		for (; i < len && v[i] != ':'; i++) {
-			unsigned char c = (unsigned char)v[i];
-
-			if (!isalnum(c) && strchr("-._~%!$&'()*+,;=", c) == NULL)
+		for (; i < len && v[i] != ':'; i++)
+			if (!reg_name[(unsigned char)v[i]])
 				return false;
-		}
 	}
 	if (i == len)
 		return true;

@@ -149,6 +149,27 @@ walk(const char *in, size_t len, char *out, size_t *body, bool *trailing)
 	return 0;
 }
 
+/*
+ * Whether in (in[0] == '/') is already its normal form: no escape, no
+ * control byte, and no segment that is empty or starts with '.' (except a
+ * last empty one: a directory path, kept as it is). Most paths are; walk()
+ * would give back exactly their bytes.
+ */
+static bool
+plain(const char *in, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)in[i];
+
+		if (c < 0x20 || c == 0x7f || c == '%')
+			return false;
+		if (c == '/' && i + 1 < len && (in[i + 1] == '/' ||
+		    in[i + 1] == '.'))
+			return false;
+	}
+	return true;
+}
+
 int
 path_normalize(const char *in, size_t len, char *out, size_t outsz,
     size_t *outlen)
@@ -159,6 +180,14 @@ path_normalize(const char *in, size_t len, char *out, size_t outsz,
 
 	if (in == NULL || len == 0 || in[0] != '/')
 		return 400;
+	if (plain(in, len)) {
+		if (len >= outsz)
+			return 414;
+		memcpy(out, in, len);
+		out[len] = '\0';
+		*outlen = len;
+		return 0;
+	}
 	if ((status = walk(in, len, NULL, &body, &trailing)) != 0)
 		return status;
 	/* The root itself, or a directory path, ends with the '/'. */

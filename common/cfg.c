@@ -212,6 +212,21 @@ bad:
 	return -1;
 }
 
+/* v in decimal at p; returns the end. */
+static char *
+put_dec(char *p, unsigned v)
+{
+	char t[10];
+	int n = 0;
+
+	do
+		t[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (n > 0)
+		*p++ = t[--n];
+	return p;
+}
+
 void
 cfg_addr_str(const struct sockaddr *sa, socklen_t len, char *out, size_t outsz)
 {
@@ -219,10 +234,21 @@ cfg_addr_str(const struct sockaddr *sa, socklen_t len, char *out, size_t outsz)
 
 	switch (sa->sa_family) {
 	case AF_INET: {
+		/* By hand: a worker formats its client's address for every
+		 * connection it takes, and printf is most of that. */
 		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+		const unsigned char *b = (const unsigned char *)&sin->sin_addr;
+		char t[sizeof("255.255.255.255:65535")], *p = t;
 
-		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-		snprintf(out, outsz, "%s:%u", host, ntohs(sin->sin_port));
+		for (int i = 0; i < 4; i++) {
+			if (i > 0)
+				*p++ = '.';
+			p = put_dec(p, b[i]);
+		}
+		*p++ = ':';
+		p = put_dec(p, ntohs(sin->sin_port));
+		*p = '\0';
+		strlcpy(out, t, outsz);
 		break;
 	}
 	case AF_INET6: {

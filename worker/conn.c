@@ -591,10 +591,14 @@ client_text(struct conn *c)
 	cfg_addr_str(sa, sizeof(c->raddr), full, sizeof(full));
 	sb_copy(worker_slot->client, sizeof(worker_slot->client), full,
 	    strlen(full));
-	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)
-		    sa)->sin_addr, c->raddr_str, sizeof(c->raddr_str));
-	else if (sa->sa_family == AF_INET6)
+	if (sa->sa_family == AF_INET) {
+		/* "a.b.c.d:port" always fits full: the address is what
+		 * comes before the colon. */
+		size_t n = (size_t)(strchr(full, ':') - full);
+
+		memcpy(c->raddr_str, full, n);
+		c->raddr_str[n] = '\0';
+	} else if (sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)
 		    (const void *)sa)->sin6_addr, c->raddr_str,
 		    sizeof(c->raddr_str));

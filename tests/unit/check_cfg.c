@@ -77,6 +77,12 @@ START_TEST(test_listen)
 	ck_assert_int_eq(l.addr.ss_family, AF_INET);
 	cfg_addr_str((struct sockaddr *)&l.addr, l.addrlen, s, sizeof(s));
 	ck_assert_str_eq(s, "127.0.0.1:80");
+	ck_assert_int_eq(cfg_parse_listen("10.200.3.255:65535", &l, err,
+	    sizeof(err)), 0);
+	cfg_addr_str((struct sockaddr *)&l.addr, l.addrlen, s, sizeof(s));
+	ck_assert_str_eq(s, "10.200.3.255:65535");
+	cfg_addr_str((struct sockaddr *)&l.addr, l.addrlen, s, 5);
+	ck_assert_str_eq(s, "10.2");		/* cut, like snprintf */
 	ck_assert_int_eq(cfg_parse_listen("[::1]:8080", &l, err, sizeof(err)), 0);
 	ck_assert_int_eq(l.addr.ss_family, AF_INET6);
 	cfg_addr_str((struct sockaddr *)&l.addr, l.addrlen, s, sizeof(s));

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "dec.h"
 
 static void	one_line(char *);
 
@@ -212,21 +213,6 @@ bad:
 	return -1;
 }
 
-/* v in decimal at p; returns the end. */
-static char *
-put_dec(char *p, unsigned v)
-{
-	char t[10];
-	int n = 0;
-
-	do
-		t[n++] = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
-	while (n > 0)
-		*p++ = t[--n];
-	return p;
-}
-
 void
 cfg_addr_str(const struct sockaddr *sa, socklen_t len, char *out, size_t outsz)
 {
@@ -238,16 +224,17 @@ cfg_addr_str(const struct sockaddr *sa, socklen_t len, char *out, size_t outsz)
 		 * connection it takes, and printf is most of that. */
 		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
 		const unsigned char *b = (const unsigned char *)&sin->sin_addr;
-		char t[sizeof("255.255.255.255:65535")], *p = t;
+		char t[sizeof("255.255.255.255:65535")], num[DEC_LEN], *d;
+		size_t n = 0, k;
 
-		for (int i = 0; i < 4; i++) {
-			if (i > 0)
-				*p++ = '.';
-			p = put_dec(p, b[i]);
+		for (int i = 0; i < 5; i++) {
+			d = dec_format(num, i < 4 ? b[i] : ntohs(sin->sin_port));
+			k = (size_t)(num + DEC_LEN - d);
+			memcpy(t + n, d, k);
+			n += k;
+			t[n++] = i < 3 ? '.' : ':';
 		}
-		*p++ = ':';
-		p = put_dec(p, ntohs(sin->sin_port));
-		*p = '\0';
+		t[n - 1] = '\0';	/* the last separator */
 		strlcpy(out, t, outsz);
 		break;
 	}

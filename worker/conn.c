@@ -126,16 +126,6 @@ park(struct conn *c, long long idle_deadline, long long head_deadline)
 	return 0;
 }
 
-/* CLOCK_MONOTONIC in ms, as of the last clock tick. */
-static long long
-coarse_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * The first stretch of an idle wait (up to the read slice). The hot path
  * of a client that sends back-to-back is one read(), bounded by the
@@ -235,7 +225,7 @@ idle_wait(struct conn *c)
 	struct pollfd pfd[1 + MAX_LISTENERS];
 	/* The idle timeout counts from now, on the coarse clock (a few ns,
 	 * a clock tick behind the fine one: nothing at a timeout in seconds). */
-	long long idle_start = coarse_ms(), full_since = 0, left;
+	long long idle_start = io_coarse_ms(), full_since = 0, left;
 	long long deadline = idle_start + c->cfg->idle_timeout_ms;
 	int rc;
 

@@ -29,6 +29,15 @@ io_now_ms(void)
 }
 
 long long
+io_coarse_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+long long
 io_now_us(void)
 {
 	struct timespec ts;

@@ -72,6 +72,9 @@ struct conn {
 /* CLOCK_MONOTONIC in ms and us. */
 long long	io_now_ms(void);
 long long	io_now_us(void);
+/* The same clock as of the last tick: a few ns instead of some 20, for
+ * deadlines in seconds. */
+long long	io_coarse_ms(void);
 
 /*
  * One read() of whatever is there (bounded by SO_RCVTIMEO). Returns like

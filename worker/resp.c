@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dec.h"
 #include "httpdate.h"
 #include "keepalive.h"
 #include "log.h"
@@ -83,18 +84,6 @@ head_check(struct conn *c)
 	return -1;
 }
 
-/* v in decimal at the end of buf[0..24); returns where it starts. */
-static char *
-fmt_ull(char buf[24], unsigned long long v)
-{
-	char *p = buf + 24;
-
-	do
-		*--p = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
-	return p;
-}
-
 void
 resp_begin(struct conn *c, int status)
 {
@@ -153,12 +142,12 @@ resp_add_raw(struct conn *c, const char *p, size_t n)
 static void
 finish_head_te(struct conn *c, long long clen, bool chunked)
 {
-	char num[24], *p;
+	char num[DEC_LEN], *p;
 
 	worker_slot->state = SB_WRITING;
 	keepalive_decide(c);
 	if (clen >= 0) {
-		p = fmt_ull(num, (unsigned long long)clen);
+		p = dec_format(num, (unsigned long long)clen);
 		put(c, "Content-Length: ", 16);
 		put(c, p, (size_t)(num + sizeof(num) - p));
 		put(c, "\r\n", 2);

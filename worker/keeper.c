@@ -89,6 +89,7 @@ struct kconn {
 	long long	 taken;
 	long long	 progress;	/* ms */
 	bool		 draining;	/* all written, not all taken yet */
+	bool		 watched;	/* in the epoll set */
 };
 
 struct klist {
@@ -263,7 +264,7 @@ kconn_close(struct kconn *c)
 	leave_state(c);
 	nstate[c->state]--;
 	heap_del(c);
-	if (c->state != K_READY)	/* a ready one left epoll already */
+	if (c->watched)
 		(void)epoll_ctl(kep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	free(c->body);
@@ -284,8 +285,8 @@ kconn_linger(struct kconn *c)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
 
-	if (c->state == K_READY)	/* out of epoll while it waited */
-		(void)epoll_ctl(kep, EPOLL_CTL_ADD, c->fd, &ev);
+	if (!c->watched)	/* ready, or answered before it was watched */
+		c->watched = epoll_ctl(kep, EPOLL_CTL_ADD, c->fd, &ev) == 0;
 	else if (c->state == K_SEND)	/* it waited to write */
 		(void)epoll_ctl(kep, EPOLL_CTL_MOD, c->fd, &ev);
 	leave_state(c);
@@ -371,11 +372,16 @@ kconn_send(struct kconn *c)
 	return 0;
 }
 
-/* A complete head: to a worker now, or in line for room in the queue. */
-static void
+/*
+ * A complete head: to a worker now, or in line for room in the queue.
+ * Returns true when c is gone (handed over).
+ */
+static bool
 kconn_ready(struct kconn *c)
 {
-	(void)epoll_ctl(kep, EPOLL_CTL_DEL, c->fd, NULL);
+	if (c->watched)
+		(void)epoll_ctl(kep, EPOLL_CTL_DEL, c->fd, NULL);
+	c->watched = false;
 	heap_del(c);
 	if (c->state == K_IDLE)
 		list_del(&idle, c);
@@ -384,9 +390,10 @@ kconn_ready(struct kconn *c)
 	c->body = NULL;
 	list_add(&ready, c);
 	if (ready.head == c && kconn_send(c) == 0)
-		return;
+		return true;
 	if (c->state == K_READY)
 		queue_watch(true);
+	return false;
 }
 
 static void
@@ -583,8 +590,11 @@ kconn_body_read(struct kconn *c)
 		kconn_answer(c, 503);
 }
 
-/* Judges c's bytes: hands over, answers an error, or waits for more. */
-static void
+/*
+ * Judges c's bytes: hands over, answers an error, or waits for more.
+ * Returns true when c is gone (handed over).
+ */
+static bool
 kconn_judge(struct kconn *c)
 {
 	size_t max = (size_t)c->h.max_head + IO_BUF_SIZE;
@@ -592,18 +602,19 @@ kconn_judge(struct kconn *c)
 
 	if (kconn_grow(c) == -1) {
 		kconn_answer(c, 503);
-		return;
+		return false;
 	}
 	rc = kconn_parse(c);
 
 	if (rc == PARSE_HEAD && kconn_body(c) == 0)
-		kconn_ready(c);
-	else if (rc == PARSE_HEAD)
-		return;		/* reading the body, or answered */
-	else if (rc != PARSE_AGAIN)
+		return kconn_ready(c);
+	if (rc == PARSE_HEAD)
+		return false;	/* reading the body, or answered */
+	if (rc != PARSE_AGAIN)
 		kconn_answer(c, rc);
 	else if (c->len >= max)
 		kconn_answer(c, 431);
+	return false;
 }
 
 static void
@@ -651,12 +662,35 @@ enforce_max_parked(void)
 		kconn_linger(idle.head);
 }
 
-/* A connection a worker parks with us. */
+/* Puts c in the epoll set. Returns 0, or -1 (c is closed). */
+static int
+kconn_watch(struct kconn *c)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+
+	if (epoll_ctl(kep, EPOLL_CTL_ADD, c->fd, &ev) == -1) {
+		log_warn("epoll_ctl() on a parked connection failed");
+		kconn_close(c);
+		return -1;
+	}
+	c->watched = true;
+	return 0;
+}
+
+/*
+ * A connection a worker parks with us. Its next head may be here already
+ * (the client answered while the worker let go, or before we woke up):
+ * one read finds out, and a complete head goes back to the queue without
+ * ever entering the epoll set, two epoll_ctl() saved. Otherwise what was
+ * read is judged like any bytes a worker hands over, and the connection
+ * is watched only if it still waits.
+ */
 static void
 kconn_park(const struct handoff *h, int fd)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
 	struct kconn *c;
+	size_t len = h->len;
+	ssize_t n;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_warn("cannot park a connection");
@@ -670,24 +704,32 @@ kconn_park(const struct handoff *h, int fd)
 	nstate[K_IDLE]++;
 	list_add(&idle, c);
 	nparked++;
-	ev.data.ptr = c;
-	if (epoll_ctl(kep, EPOLL_CTL_ADD, fd, &ev) == -1) {
-		log_warn("epoll_ctl() on a parked connection failed");
-		kconn_close(c);
-		return;
-	}
 	ksb->keeper_parked = nparked;
-	if (h->len > 0) {
+	if (len == 0) {
+		size_t max = (size_t)h->max_head + IO_BUF_SIZE;
+
+		n = recv(fd, rbuf, max < rcap ? max : rcap, MSG_DONTWAIT);
+		if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+			kconn_close(c);		/* an ordinary hang-up */
+			return;
+		}
+		len = n > 0 ? (size_t)n : 0;
+	}
+	if (len > 0) {
 		/* Part of a head: judged now (it may even be complete). */
-		if ((c->buf = malloc(h->len)) == NULL ||
+		if ((c->buf = malloc(len)) == NULL ||
 		    kconn_head_starts(c) == -1) {
 			kconn_close(c);
 			return;
 		}
-		memcpy(c->buf, rbuf, h->len);
-		c->len = c->cap = h->len;
-		kconn_judge(c);
-	} else if (heap_set(c, k_quit && h->idle_deadline > now_ms() +
+		memcpy(c->buf, rbuf, len);
+		c->len = c->cap = len;
+		if (!kconn_judge(c) && !c->watched && c->state != K_READY &&
+		    kconn_watch(c) == -1)
+			return;
+	} else if (kconn_watch(c) == -1)
+		return;
+	else if (heap_set(c, k_quit && h->idle_deadline > now_ms() +
 	    IDLE_YIELD_MS ? now_ms() + IDLE_YIELD_MS : h->idle_deadline) == -1)
 		kconn_close(c);
 	enforce_max_parked();
@@ -908,8 +950,13 @@ kconn_sending(const struct handoff *h, int fd, int ffd)
 	ev.data.ptr = c;
 	/* The worker left it non-blocking; make sure of it. */
 	if (fcntl(fd, F_SETFL, O_NONBLOCK) == -1 ||
-	    epoll_ctl(kep, EPOLL_CTL_ADD, fd, &ev) == -1 ||
-	    send_timer(c, c->progress) == -1) {
+	    epoll_ctl(kep, EPOLL_CTL_ADD, fd, &ev) == -1) {
+		log_warn("cannot take a slow reader's response");
+		kconn_close(c);
+		return;
+	}
+	c->watched = true;
+	if (send_timer(c, c->progress) == -1) {
 		log_warn("cannot take a slow reader's response");
 		kconn_close(c);
 		return;

@@ -206,6 +206,53 @@ class Keeper(KeeperCase):
         r = c.read_response()
         self.assertEqual((r.status, r.body), (200, b'Hello, World!'))
 
+    def test_next_head_already_there_when_the_keeper_takes_it(self):
+        # The keeper reads a connection as it takes it over: whatever came
+        # while the worker's park message waited is judged at once (a
+        # complete head goes straight back to the queue). The keeper is
+        # stopped so that the bytes are surely there before it looks.
+        srv = self.start_keeper(['-w', '1'], 1)
+        worker = srv.worker_pids()[0]
+        base = socket_count(worker)
+        self.addCleanup(lambda: os.kill(srv.keeper, signal.SIGCONT))
+        half = b'GET /hello.txt HTTP/1.1\r\nHo'
+        cases = [('head', GET, None, (200, b'Hello, World!')),
+                 ('half a head', half, b'st: x\r\n\r\n', (200, b'Hello, World!')),
+                 ('bad head', b'GET / HTTP/1.1\r\nBad Name: v\r\n\r\n', None,
+                  (400, None)),
+                 ('hang-up', None, None, None)]
+        for name, first, rest, want in cases:
+            with self.subTest(name):
+                c = self.connect(srv)
+                os.kill(srv.keeper, signal.SIGSTOP)
+                self.hello(c)
+                # The worker let it go: its park message waits in the queue.
+                self.assertTrue(wait_for(lambda: socket_count(worker) == base,
+                                         FAST_PATH + 3.0), 'the worker kept it')
+                mark = len(srv.error_lines())
+                if first is None:
+                    c.close()
+                else:
+                    c.send(first)
+                os.kill(srv.keeper, signal.SIGCONT)
+                if rest is not None:
+                    self.wait_parked(srv, 1)
+                    c.send(rest)
+                if want is None:
+                    self.wait_parked(srv, 0)
+                    self.assertEqual(srv.error_lines()[mark:], [])
+                    continue
+                r = c.read_response()
+                self.assertEqual(r.status, want[0], r)
+                if want[1] is not None:
+                    self.assertEqual(r.body, want[1])
+                    self.hello(c)       # and it is kept alive
+                    c.close()
+                else:
+                    self.assertTrue(r.has_token('Connection', 'close'), r)
+                    self.assert_fin(c)
+                self.wait_parked(srv, 0)
+
     def test_half_closed_client_is_answered(self):
         srv = self.start_keeper(['-w', '1'], 1)
         c = self.connect(srv)

@@ -363,13 +363,14 @@ static bool
 park_body(struct conn *c)
 {
 	const struct http_req *q = &c->rd.req;
-	long long soon = io_now_ms() + HEAD_GRACE_MS;
 	size_t limit = (size_t)c->cfg->buffer_body;
+	long long soon;
 
 	if (c->qfd == -1 || worker_stop || q->expect_continue ||
 	    limit == 0 || (!q->chunked && (q->content_length <= 0 ||
 	    q->content_length > (long long)limit)))
 		return false;
+	soon = io_now_ms() + HEAD_GRACE_MS;	/* a body: read only now */
 	while (body_framed(c) == CHUNK_AGAIN) {
 		if (q->chunked && c->rd.len - q->head_len >= limit)
 			return false;

@@ -950,18 +950,16 @@ kconn_sending(const struct handoff *h, int fd, int ffd)
 	ev.data.ptr = c;
 	/* The worker left it non-blocking; make sure of it. */
 	if (fcntl(fd, F_SETFL, O_NONBLOCK) == -1 ||
-	    epoll_ctl(kep, EPOLL_CTL_ADD, fd, &ev) == -1) {
-		log_warn("cannot take a slow reader's response");
-		kconn_close(c);
-		return;
-	}
+	    epoll_ctl(kep, EPOLL_CTL_ADD, fd, &ev) == -1)
+		goto fail;
 	c->watched = true;
-	if (send_timer(c, c->progress) == -1) {
-		log_warn("cannot take a slow reader's response");
-		kconn_close(c);
-		return;
-	}
+	if (send_timer(c, c->progress) == -1)
+		goto fail;
 	enforce_max_parked();
+	return;
+fail:
+	log_warn("cannot take a slow reader's response");
+	kconn_close(c);
 }
 
 /* Takes what the workers sent (a bounded batch per wake-up). */

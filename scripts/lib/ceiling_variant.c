@@ -40,8 +40,8 @@
 
 static char	head[256];
 static size_t	headlen;
-static char	*body;		/* rcvtimeo: the canned body, else NULL */
-static size_t	bodylen;
+static char	*canned;	/* rcvtimeo: head and body, else NULL */
+static size_t	cannedlen;
 
 static int
 answer(int c, int fd, off_t size)
@@ -49,11 +49,11 @@ answer(int c, int fd, off_t size)
 	off_t off = 0;
 	ssize_t n;
 
-	if (body != NULL) {	/* head and body in one buffer, one write */
-		size_t done = 0, len = headlen + bodylen;
+	if (canned != NULL) {	/* the whole response, one write */
+		size_t done = 0;
 
-		while (done < len) {
-			n = write(c, body + done, len - done);
+		while (done < cannedlen) {
+			n = write(c, canned + done, cannedlen - done);
 			if (n == -1 && errno == EINTR)
 				continue;
 			if (n <= 0)
@@ -87,7 +87,7 @@ serve(int ls, int fd, off_t size)
 		if ((c = accept(ls, NULL, NULL)) == -1)
 			continue;
 		(void)setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		if (body != NULL)
+		if (canned != NULL)
 			(void)setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &slice,
 			    sizeof(slice));
 		for (;;) {
@@ -133,11 +133,11 @@ main(int argc, char **argv)
 	    "Content-Type: application/octet-stream\r\n"
 	    "Content-Length: %lld\r\n\r\n", (long long)st.st_size);
 	if (fd == -1) {
-		bodylen = (size_t)st.st_size;
-		if ((body = malloc(headlen + bodylen)) == NULL)
+		cannedlen = headlen + (size_t)st.st_size;
+		if ((canned = malloc(cannedlen)) == NULL)
 			return 1;
-		memcpy(body, head, headlen);
-		memset(body + headlen, 'x', bodylen);
+		memcpy(canned, head, headlen);
+		memset(canned + headlen, 'x', (size_t)st.st_size);
 	}
 	sin.sin_port = htons((unsigned short)port);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
